@@ -1,0 +1,13 @@
+export type { Analyzer, AnalysisContext, Message } from './analyzer.js';
+export { ALL_ANALYZERS } from './analyzers/index.js';
+export { goSprintf } from './goformat.js';
+export { LEVELS, levelRank, parseLevel } from './level.js';
+export type { Level } from './level.js';
+export { MESSAGE_TYPES, MESSAGE_TYPES_BY_CODE } from './messages.js';
+export type { MessageType } from './messages.js';
+export { messageOrigin, messageReference, messageString, messageText, sortAndDedupe } from './message.js';
+export { runAnalysis, selectAnalyzers } from './run.js';
+export type { AnalysisResult, RunOptions } from './run.js';
+export { SUPPRESS_ANNOTATION, isSuppressed, parseSuppression } from './suppress.js';
+export type { Suppression } from './suppress.js';
+export { fixHint } from './hints.js';

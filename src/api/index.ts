@@ -1,0 +1,3 @@
+export * from './kinds.js';
+export * from './resource.js';
+export * from './load.js';

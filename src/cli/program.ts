@@ -1,0 +1,111 @@
+import { Command, CommanderError, Option } from 'commander';
+import { analyzeCommand } from './analyze.js';
+import type { AnalyzeFlags } from './analyze.js';
+import { CliError, EXIT } from './errors.js';
+import type { CommandIO } from './io.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Boolean flags that accept Go pflag's `--flag=false` spelling. */
+const BOOLEAN_FLAGS = [
+  'use-kube',
+  'color',
+  'all-namespaces',
+  'list-analyzers',
+  'ignore-unknown',
+  'verbose',
+  'recursive',
+  'fix-hints',
+];
+
+/** Rewrites pflag-style `--flag=true|false` into the forms commander understands. */
+export function normalizeBooleanFlags(argv: readonly string[]): string[] {
+  return argv.map((arg) => {
+    const m = /^--([a-z-]+)=(true|false)$/i.exec(arg);
+    if (!m || !BOOLEAN_FLAGS.includes(m[1] ?? '')) return arg;
+    return m[2]?.toLowerCase() === 'true' ? `--${m[1]}` : `--no-${m[1]}`;
+  });
+}
+
+function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
+  const program = new Command('skiff')
+    .description('skiff: an Istio-compatible service mesh and its troubleshooting tools')
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      // cobra's spelling, so scripts matching istioctl's errors keep working.
+      outputError: (text, write) =>
+        write(
+          text
+            .replace(/^error: unknown option '([^']*)'/, 'Error: unknown flag: $1')
+            .replace(/^error:/, 'Error:'),
+        ),
+    })
+    .exitOverride()
+    .showSuggestionAfterError(false);
+
+  program
+    .command('analyze')
+    .description('Analyze Istio configuration and print validation messages')
+    .argument('[files...]', 'files, directories (recursive) or - for stdin')
+    .option(
+      '-n, --namespace <namespace>',
+      'namespace for resources that have none, and the namespace analyzed',
+    )
+    .option('-i, --istioNamespace <namespace>', 'Istio system namespace', 'istio-system')
+    .option('-A, --all-namespaces', 'analyze all namespaces')
+    .option('-k, --use-kube', 'use the live mesh as well as files (default true)')
+    .option('--no-use-kube', 'analyze files only')
+    .option('-o, --output <format>', 'output format: log, json or yaml', 'log')
+    .option('--failure-threshold <level>', 'lowest level that fails the run: Info, Warning, Error', 'Error')
+    .option('--output-threshold <level>', 'lowest level printed: Info, Warning, Error', 'Info')
+    .option(
+      '-S, --suppress <code=resource>',
+      'suppress a message code for resources matching a glob',
+      collect,
+    )
+    .option('--meshConfigFile <file>', 'mesh config to use instead of the defaults')
+    .option('-L, --list-analyzers', 'list the analyzers and exit')
+    .option('--analyzer <name>', 'run only this analyzer (repeatable)', collect)
+    .option('--ignore-unknown', 'do not fail on documents that cannot be parsed')
+    .option('--color', 'colour the level of each message')
+    .option('--no-color', 'do not colour output')
+    .option('-v, --verbose', 'list the analyzers that ran')
+    .addOption(new Option('-R, --recursive', 'removed: directories are always walked').hideHelp())
+    .option('--fix-hints', 'add a line to each message saying what to change')
+    .addOption(
+      new Option('--max-file-size <bytes>', 'refuse manifest files larger than this').argParser((v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n <= 0) throw new CliError(`invalid --max-file-size "${v}"`, EXIT.usage);
+        return n;
+      }),
+    )
+    .action(async (files: string[], opts: AnalyzeFlags) => {
+      setExit(await analyzeCommand(files, opts, io));
+    });
+
+  return program;
+}
+
+/** Runs the skiff CLI with the given arguments (without `node` and the script). Returns the exit code. */
+export async function runCli(args: readonly string[], io: CommandIO): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(io, (code) => (exitCode = code));
+  try {
+    await program.parseAsync(normalizeBooleanFlags(args), { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      if (err.code === 'commander.help') return EXIT.ok;
+      // Commander has already printed its message; istioctl exits 64 on any usage problem.
+      return EXIT.usage;
+    }
+    if (err instanceof CliError) {
+      io.stderr(`Error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    io.stderr(`Error: ${(err as Error).message ?? String(err)}\n`);
+    return EXIT.unknown;
+  }
+}
