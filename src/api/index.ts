@@ -1,3 +1,7 @@
 export * from './kinds.js';
 export * from './resource.js';
 export * from './load.js';
+export * from './validation.js';
+export * from './fields.js';
+import './validate-networking.js';
+import './validate-security.js';

@@ -1,5 +1,6 @@
 import type { JsonObject, Resource } from '../../api/index.js';
-import { specOf } from '../../api/index.js';
+import { KIND, specOf } from '../../api/index.js';
+import type { ConfigSnapshot } from '../../model/index.js';
 
 export const CLUSTER_LOCAL_SUFFIX = 'svc.cluster.local';
 
@@ -94,4 +95,62 @@ export function labelSelectorString(selector: Record<string, unknown>): string {
     .sort()
     .map((k) => `${k}=${String(selector[k])}`)
     .join(',');
+}
+
+/** A workload as analyzers see it: a Pod, or a Deployment's pod template when no Pod of it is in the input. */
+export interface Workload {
+  resource: Resource;
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  podSpec: JsonObject;
+  /** True for a Deployment template standing in for pods that files do not list. */
+  fromTemplate: boolean;
+}
+
+/**
+ * Pods, plus the pod templates of Deployments that have no Pods in the input. Offline analysis of
+ * manifests has Deployments, not Pods; counting templates avoids "no workload matches" false positives.
+ */
+export function workloads(snapshot: ConfigSnapshot): Workload[] {
+  const out: Workload[] = [];
+  const pods = snapshot.list(KIND.Pod);
+  for (const pod of pods) {
+    out.push({
+      resource: pod,
+      namespace: pod.metadata.namespace ?? '',
+      name: pod.metadata.name,
+      labels: pod.metadata.labels ?? {},
+      annotations: pod.metadata.annotations ?? {},
+      podSpec: specOf(pod),
+      fromTemplate: false,
+    });
+  }
+  for (const dep of snapshot.list(KIND.Deployment)) {
+    const spec = specOf(dep);
+    const template = asObject(spec['template']);
+    const meta = asObject(template?.['metadata']);
+    const labels = (asObject(meta?.['labels']) ?? {}) as Record<string, string>;
+    const ns = dep.metadata.namespace ?? '';
+    const selector = asObject(asObject(spec['selector'])?.['matchLabels']) as
+      Record<string, string> | undefined;
+    const hasPods = pods.some(
+      (p) =>
+        p.metadata.namespace === ns &&
+        selector !== undefined &&
+        selectorMatches(selector, p.metadata.labels ?? {}),
+    );
+    if (hasPods) continue;
+    out.push({
+      resource: dep,
+      namespace: ns,
+      name: dep.metadata.name,
+      labels,
+      annotations: (asObject(meta?.['annotations']) ?? {}) as Record<string, string>,
+      podSpec: asObject(template?.['spec']) ?? {},
+      fromTemplate: true,
+    });
+  }
+  return out;
 }
