@@ -15,7 +15,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '^(\\.\\./)+(src/)?[\\w-]+/(?!index\\.js$).+$',
+              regex: '^(\\.\\./)+(?:src/)?(?!src/)[\\w-]+/(?!index\\.js$).+$',
               message: 'Import another module only through its index.ts.',
             },
           ],

@@ -2,6 +2,8 @@ import type { KindKey, Resource } from '../api/index.js';
 import type { ConfigSnapshot } from '../model/index.js';
 import type { MessageType } from './messages.js';
 
+export type FieldPath = string | readonly (string | number)[];
+
 /** One finding, attached to a resource and (when known) to the line of the field it is about. */
 export interface Message {
   type: MessageType;
@@ -15,9 +17,10 @@ export interface AnalysisContext {
   readonly snapshot: ConfigSnapshot;
   /**
    * Reports a message on a resource. `path` (Istio style, e.g. `{.spec.http[0].route[0].destination.host}`)
-   * points the reference at the field's line when the resource came from a file.
+   * points the reference at the field's line when the resource came from a file. Pass segments
+   * (`['spec', 'selector', 'app.kubernetes.io/name']`) when a key contains dots.
    */
-  report(type: MessageType, resource: Resource, args: readonly unknown[], path?: string): void;
+  report(type: MessageType, resource: Resource, args: readonly unknown[], path?: FieldPath): void;
 }
 
 export interface Analyzer {

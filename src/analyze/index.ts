@@ -1,4 +1,4 @@
-export type { Analyzer, AnalysisContext, Message } from './analyzer.js';
+export type { Analyzer, AnalysisContext, FieldPath, Message } from './analyzer.js';
 export { ALL_ANALYZERS } from './analyzers/index.js';
 export { goSprintf } from './goformat.js';
 export { LEVELS, levelRank, parseLevel } from './level.js';
@@ -11,3 +11,4 @@ export type { AnalysisResult, RunOptions } from './run.js';
 export { SUPPRESS_ANNOTATION, isSuppressed, parseSuppression } from './suppress.js';
 export type { Suppression } from './suppress.js';
 export { fixHint } from './hints.js';
+export { DEFAULT_RESOURCES_SOURCE, offlineDefaultResources } from './defaults.js';

@@ -47,8 +47,9 @@ export function sortAndDedupe(messages: readonly Message[]): Message[] {
   return out;
 }
 
+/** istiod's kube origin comparator: `Kind/name/namespace` (name before namespace). */
 function originComparator(m: Message): string {
   const r = m.resource;
   if (!r) return '';
-  return `${r.metadata.namespace ?? ''}/${r.metadata.name}${r.kind}`;
+  return `${r.kind}/${r.metadata.name}/${r.metadata.namespace ?? ''}`;
 }

@@ -1,4 +1,4 @@
-/** Analysis message types: codes, names, levels and templates as Istio 1.17 defines them (plus IST0173 from later Istio). */
+/** Analysis message types: codes, names, levels and templates exactly as Istio 1.17 defines them (plus IST0173 from later Istio). */
 import type { Level } from './level.js';
 
 export interface MessageType {
@@ -33,6 +33,18 @@ export const MESSAGE_TYPES = {
     'Warning',
     'The pod %s is missing the Istio proxy. This can often be resolved by restarting or redeploying the workload.',
   ),
+  GatewayPortNotOnWorkload: t(
+    'IST0104',
+    'GatewayPortNotOnWorkload',
+    'Warning',
+    'The gateway refers to a port that is not exposed on the workload (pod selector %s; port %d)',
+  ),
+  IstioProxyImageMismatch: t(
+    'IST0105',
+    'IstioProxyImageMismatch',
+    'Warning',
+    'The image of the Istio proxy running on the pod does not match the image defined in the injection configuration (pod image: %s; injection configuration image: %s). This often happens after upgrading the Istio control-plane and can be fixed by redeploying the pod.',
+  ),
   SchemaValidationError: t('IST0106', 'SchemaValidationError', 'Error', 'Schema validation error: %v'),
   MisplacedAnnotation: t(
     'IST0107',
@@ -65,11 +77,23 @@ export const MESSAGE_TYPES = {
     'Error',
     'This VirtualService routes to a service %q that exposes multiple ports %v. Specifying a port in the destination is required to disambiguate.',
   ),
+  MTLSPolicyConflict: t(
+    'IST0113',
+    'MTLSPolicyConflict',
+    'Error',
+    'A DestinationRule and Policy are in conflict with regards to mTLS for host %s. The DestinationRule %q specifies that mTLS must be %t but the Policy object %q specifies %s.',
+  ),
   DeploymentAssociatedToMultipleServices: t(
     'IST0116',
     'DeploymentAssociatedToMultipleServices',
     'Warning',
     'This deployment %s is associated with multiple services using port %d but different protocols: %v',
+  ),
+  DeploymentRequiresServiceAssociated: t(
+    'IST0117',
+    'DeploymentRequiresServiceAssociated',
+    'Warning',
+    'No service associated with this deployment. Service mesh deployments must be associated with a service.',
   ),
   PortNameIsNotUnderNamingConvention: t(
     'IST0118',
@@ -77,11 +101,18 @@ export const MESSAGE_TYPES = {
     'Info',
     "Port name %s (port: %d, targetPort: %s) doesn't follow the naming convention of Istio port.",
   ),
+  JwtFailureDueToInvalidServicePortPrefix: t(
+    'IST0119',
+    'JwtFailureDueToInvalidServicePortPrefix',
+    'Warning',
+    'Authentication policy with JWT targets Service with invalid port specification (port: %d, name: %s, protocol: %s, targetPort: %s).',
+  ),
+  InvalidRegexp: t('IST0122', 'InvalidRegexp', 'Warning', 'Field %q regular expression invalid: %q (%s)'),
   NamespaceMultipleInjectionLabels: t(
     'IST0123',
     'NamespaceMultipleInjectionLabels',
     'Warning',
-    'The namespace has more than one type of injection labels %v, which may lead to undefined behavior. Make sure only one injection label exists.',
+    "The namespace has both new and legacy injection labels. Run 'kubectl label namespace %s istio.io/rev-' or 'kubectl label namespace %s istio-injection-'",
   ),
   InvalidAnnotation: t('IST0125', 'InvalidAnnotation', 'Warning', 'Invalid annotation %s: %s'),
   UnknownMeshNetworksServiceRegistry: t(
@@ -99,7 +130,7 @@ export const MESSAGE_TYPES = {
   NoServerCertificateVerificationDestinationLevel: t(
     'IST0128',
     'NoServerCertificateVerificationDestinationLevel',
-    'Warning',
+    'Error',
     'DestinationRule %s in namespace %s has TLS mode set to %s but no caCertificates are set to validate server identity for host: %s',
   ),
   NoServerCertificateVerificationPortLevel: t(
@@ -266,6 +297,7 @@ export const MESSAGE_TYPES = {
     'Warning',
     'The Telemetry %v in namespace %q with empty providers will be ignored.',
   ),
+  // Added after 1.17 (destinationrule.SubsetSelectPodAnalyzer); skiff runs it because the lab's failure mode is exactly this.
   DestinationRuleSubsetNotSelectPods: t(
     'IST0173',
     'DestinationRuleSubsetNotSelectPods',

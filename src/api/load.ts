@@ -1,8 +1,9 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { LineCounter, isMap, isSeq, parseAllDocuments } from 'yaml';
-import type { Document } from 'yaml';
+import { Composer, LineCounter, Parser, isMap, isSeq, parseAllDocuments } from 'yaml';
+import type { CST, Document } from 'yaml';
 import { KINDS, lookupKind, splitApiVersion } from './kinds.js';
+import { fastDocumentValue, fastNodeOffset } from './load-yaml.js';
 import { Origin } from './resource.js';
 import type { JsonObject, ObjectMeta, Resource } from './resource.js';
 
@@ -34,6 +35,11 @@ export function formatLoadError(e: LoadError): string {
 export interface ParseOptions {
   /** Namespace given to namespaced objects that have none (istioctl uses `-n` or the context's default). */
   defaultNamespace?: string;
+  /**
+   * Compose every document with the `yaml` composer instead of taking the fast path for plain documents.
+   * Slower; the results are the same (test/load-fast-path.test.ts holds the two paths to that).
+   */
+  fullCompose?: boolean;
 }
 
 export interface ParseResult {
@@ -41,32 +47,243 @@ export interface ParseResult {
   errors: LoadError[];
 }
 
+// logLevel 'error': the composer's warnings would otherwise go to stderr through process.emitWarning.
+const COMPOSE_OPTIONS = { prettyErrors: false, strict: false, logLevel: 'error' } as const;
+
+/** Top-level CST tokens the per-document path handles; anything else (directives, `...`, errors) is composed whole. */
+const PLAIN_STREAM_TOKENS = new Set(['document', 'space', 'newline', 'comment', 'byte-order-mark']);
+
 /** Parses one file's text: multi-document YAML or JSON, `List` kinds expanded. */
 export function parseManifests(text: string, file: string, opts: ParseOptions = {}): ParseResult {
-  const lines = new LineCounter();
   const out: ParseResult = { resources: [], errors: [] };
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, strict: false });
-  for (const doc of Array.isArray(docs) ? docs : [docs]) {
-    const problem = doc.errors[0];
-    if (problem) {
-      const line = problem.linePos?.[0]?.line ?? lines.linePos(problem.pos[0]).line;
-      out.errors.push({ kind: 'syntax', file, line, message: `invalid YAML: ${firstLine(problem.message)}` });
-      continue;
+  if (!opts.fullCompose) {
+    // Documents are handled as the parser yields them: keeping every CST token alive until the end
+    // doubles the parse time in garbage collection.
+    const source = new SourceText(text);
+    let pending: CST.Document | undefined;
+    let plain = true;
+    for (const token of new Parser().parse(text)) {
+      if (!PLAIN_STREAM_TOKENS.has(token.type)) {
+        plain = false;
+        break;
+      }
+      if (token.type !== 'document') continue;
+      if (pending) parseDocumentToken(pending, token.offset, source, file, opts, out);
+      pending = token;
     }
-    if (doc.contents === null) continue;
-    const value = toObject(doc);
-    const line = lineOfNode(doc.contents, lines) ?? 1;
-    decodeDocument(value, { file, line, doc, lines, base: [] }, opts, out);
+    if (plain) {
+      if (pending) parseDocumentToken(pending, text.length, source, file, opts, out);
+      return out;
+    }
+    // Directives, `...` or stream-level errors: start again and compose the whole stream.
+    out.resources = [];
+    out.errors = [];
   }
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { ...COMPOSE_OPTIONS, lineCounter: lines });
+  const source = new SourceText(text, lines);
+  for (const doc of Array.isArray(docs) ? docs : [docs]) addComposedDocument(doc, source, file, opts, out);
   return out;
+}
+
+/** One document of a stream without directives or errors: the fast path, else the composer for this document. */
+function parseDocumentToken(
+  token: CST.Document,
+  end: number,
+  source: SourceText,
+  file: string,
+  opts: ParseOptions,
+  out: ParseResult,
+): void {
+  const fast = fastDocumentValue(token);
+  if (!fast) {
+    addComposedDocument(composeDocument(token), source, file, opts, out);
+    return;
+  }
+  if (fast.value === null || fast.value === undefined) return;
+  const line = token.value ? source.lineAt(token.value.offset) : 1;
+  const compose = sliceComposer(source, token.offset, end);
+  const position: Position = {
+    file,
+    line,
+    base: [],
+    lineAt: (path) => {
+      const offset = fastNodeOffset(token.value, path);
+      return offset === undefined ? undefined : source.lineAt(offset);
+    },
+    origin: (at) => new LazyOrigin(file, at.line, at.base, compose),
+  };
+  decodeDocument(fast.value, position, opts, out);
+}
+
+/**
+ * Composes a document's text once, on demand. Made outside parseDocumentToken so the closure the
+ * origins keep does not hold on to the CST token: keeping every token alive doubles the parse time.
+ */
+function sliceComposer(source: SourceText, start: number, end: number): () => ComposedSlice {
+  let composed: ComposedSlice | undefined;
+  return () => (composed ??= composeSlice(source, start, end));
+}
+
+function composeDocument(token: CST.Document): Document.Parsed {
+  const [doc] = new Composer(COMPOSE_OPTIONS).compose([token]);
+  return doc as Document.Parsed;
+}
+
+interface ComposedSlice {
+  doc: Document.Parsed;
+  lines: LineCounter;
+}
+
+/**
+ * Composes the document found at [start, end) of the file on its own, its lines reported in the file's
+ * numbering. The text is cut at the start of the document's first line so indentation is kept. If the
+ * document does not start a line or does not compose cleanly alone (the document before it was broken),
+ * the whole file is composed and the document at `start` taken from it.
+ */
+function composeSlice(source: SourceText, start: number, end: number): ComposedSlice {
+  const text = source.text;
+  const lineStart = text.lastIndexOf('\n', start - 1) + 1;
+  if (text.slice(lineStart, start).trim() === '') {
+    const firstLine = source.lineAt(lineStart);
+    const local = new LineCounter();
+    const docs = parseAllDocuments(text.slice(lineStart, end), { ...COMPOSE_OPTIONS, lineCounter: local });
+    const [doc] = docs;
+    if (docs.length === 1 && doc && doc.errors.length === 0) {
+      const lines = new LineCounter();
+      lines.linePos = (offset) => {
+        const pos = local.linePos(offset);
+        return { line: pos.line + firstLine - 1, col: pos.col };
+      };
+      return { doc, lines };
+    }
+  }
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { ...COMPOSE_OPTIONS, lineCounter: lines });
+  const doc = (Array.isArray(docs) ? docs : []).find((d) => d.range[0] === start);
+  return { doc: doc ?? (docs[0] as Document.Parsed), lines };
+}
+
+function addComposedDocument(
+  doc: Document.Parsed,
+  source: SourceText,
+  file: string,
+  opts: ParseOptions,
+  out: ParseResult,
+): void {
+  const problem = doc.errors[0];
+  if (problem) {
+    out.errors.push({
+      kind: 'syntax',
+      file,
+      line: source.errorLine(problem.pos[0]),
+      message: `invalid YAML: ${describeYamlError(problem)}`,
+    });
+    return;
+  }
+  if (doc.contents === null) return;
+  let value: unknown;
+  try {
+    value = toObject(doc);
+  } catch (err) {
+    // Alias expansion beyond the limit, or nesting too deep for the stack.
+    out.errors.push({
+      kind: 'syntax',
+      file,
+      line: lineOfNode(doc.contents, source.lines()) ?? 1,
+      message: `invalid YAML: ${describeYamlError(err as Error)}`,
+    });
+    return;
+  }
+  // Empty, comment-only and `null` documents are skipped, as kubectl and istioctl skip them.
+  if (value === null || value === undefined) return;
+  const lines = source.lines();
+  const position: Position = {
+    file,
+    line: lineOfNode(doc.contents, lines) ?? 1,
+    base: [],
+    lineAt: (path) => lineOfNode(nodeAt(doc, path), lines),
+    origin: (at) => new Origin(file, at.line, doc, lines, at.base),
+  };
+  decodeDocument(value, position, opts, out);
+}
+
+function describeYamlError(err: Error): string {
+  if (err instanceof RangeError || /call stack/i.test(err.message)) return 'nesting is too deep';
+  return firstLine(err.message);
 }
 
 interface Position {
   file: string;
+  /** 1-based line of the object. */
   line: number;
-  doc: Document.Parsed;
-  lines: LineCounter;
+  /** Path from the document root to this object (non-empty for items of a `List`). */
   base: (string | number)[];
+  /** Line of the node at a path from the document root. */
+  lineAt: (path: (string | number)[]) => number | undefined;
+  origin: (at: Position) => Origin;
+}
+
+/** The text of one file with its line starts, computed once and shared by every object in the file. */
+class SourceText {
+  constructor(
+    readonly text: string,
+    private lineCounter?: LineCounter,
+  ) {}
+
+  lines(): LineCounter {
+    if (!this.lineCounter) {
+      const lc = new LineCounter();
+      lc.addNewLine(0);
+      const text = this.text;
+      for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lc.addNewLine(i + 1);
+      this.lineCounter = lc;
+    }
+    return this.lineCounter;
+  }
+
+  lineAt(offset: number): number {
+    return this.lines().linePos(offset).line;
+  }
+
+  /**
+   * The line for an error at `offset`. Errors found at the end of the input, or at the marker that
+   * starts the next document (an unclosed `[`, a missing quote), point at the last line with content
+   * before it rather than at a line past the text.
+   */
+  errorLine(offset: number): number {
+    const text = this.text;
+    const lineEnd = text.indexOf('\n', offset);
+    const rest = text.slice(offset, lineEnd === -1 ? text.length : lineEnd).trim();
+    if (rest === '' || rest === '---' || rest === '...') {
+      let i = Math.min(offset, text.length) - 1;
+      while (i >= 0 && /\s/.test(text[i] as string)) i--;
+      if (i >= 0) return this.lineAt(i);
+    }
+    return this.lineAt(offset);
+  }
+}
+
+/** An Origin whose field lines come from composing its document on first use. */
+class LazyOrigin extends Origin {
+  private resolved: Origin | undefined;
+
+  constructor(
+    file: string,
+    line: number,
+    private readonly basePath: readonly (string | number)[],
+    private readonly compose: () => ComposedSlice,
+  ) {
+    super(file, line);
+  }
+
+  override lineOf(path: string | readonly (string | number)[]): number | undefined {
+    if (!this.resolved) {
+      const { doc, lines } = this.compose();
+      this.resolved = new Origin(this.file, this.line, doc, lines, this.basePath);
+    }
+    return this.resolved.lineOf(path);
+  }
 }
 
 function toObject(doc: Document.Parsed): unknown {
@@ -99,8 +316,10 @@ function decodeDocument(value: unknown, at: Position, opts: ParseOptions, out: P
     fail('invalid', `${kind} has no "apiVersion"`);
     return;
   }
-  if (kind.endsWith('List') && Array.isArray(value['items'])) {
-    decodeList(value['items'], at, opts, out);
+  if (kind.endsWith('List') && 'items' in value) {
+    const items = value['items'];
+    if (Array.isArray(items)) decodeList(items, at, opts, out);
+    else if (items !== null) fail('invalid', `${kind}: items must be a list, found ${describe(items)}`);
     return;
   }
   const found = lookupKind(apiVersion, kind);
@@ -122,18 +341,33 @@ function decodeDocument(value: unknown, at: Position, opts: ParseOptions, out: P
     return;
   }
   const meta = value['metadata'];
-  if (!isPlainObject(meta) || typeof meta['name'] !== 'string' || meta['name'] === '') {
+  if (meta !== undefined && meta !== null && !isPlainObject(meta)) {
+    fail('invalid', `${kind}: metadata must be a mapping, found ${describe(meta)}`);
+    return;
+  }
+  const name = meta?.['name'];
+  if (name === undefined || name === null || name === '') {
     fail('invalid', `${kind} has no metadata.name`);
     return;
   }
+  if (typeof name !== 'string') {
+    fail('invalid', `${kind}: metadata.name must be a string, found ${describe(name)}`);
+    return;
+  }
+  const fields = meta as JsonObject;
+  const namespace = fields['namespace'];
+  if (namespace !== undefined && namespace !== null && typeof namespace !== 'string') {
+    fail('invalid', `${kind} ${name}: metadata.namespace must be a string, found ${describe(namespace)}`);
+    return;
+  }
   for (const field of ['labels', 'annotations'] as const) {
-    const map = meta[field];
+    const map = fields[field];
     if (map !== undefined && map !== null && !isStringMap(map)) {
-      fail('invalid', `${kind} ${meta['name']}: metadata.${field} must map strings to strings`);
+      fail('invalid', `${kind} ${name}: metadata.${field} must map strings to strings`);
       return;
     }
   }
-  const metadata: ObjectMeta = { ...(meta as ObjectMeta) };
+  const metadata = { ...fields } as ObjectMeta;
   if (found.info.namespaced) {
     if (typeof metadata.namespace !== 'string' || metadata.namespace === '') {
       metadata.namespace = opts.defaultNamespace ?? 'default';
@@ -148,15 +382,14 @@ function decodeDocument(value: unknown, at: Position, opts: ParseOptions, out: P
     version: found.version,
     metadata,
     object: value,
-    origin: new Origin(at.file, at.line, at.doc, at.lines, at.base),
+    origin: at.origin(at),
   });
 }
 
 function decodeList(items: unknown[], at: Position, opts: ParseOptions, out: ParseResult): void {
   items.forEach((item, i) => {
     const base = [...at.base, 'items', i];
-    const node = nodeAt(at.doc, base);
-    const line = lineOfNode(node, at.lines) ?? at.line;
+    const line = at.lineAt(base) ?? at.line;
     decodeDocument(item, { ...at, line, base }, opts, out);
   });
 }
@@ -188,6 +421,7 @@ function isStringMap(v: unknown): boolean {
 function describe(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (v === null) return 'null';
+  if (isPlainObject(v)) return v instanceof Uint8Array ? 'binary data' : 'a mapping';
   return `a ${typeof v}`;
 }
 
@@ -211,18 +445,27 @@ export interface LoadResult extends ParseResult {
 /** Loads files, directories (recursively, in lexical order) and `-` (stdin). One bad file never stops the others. */
 export async function loadPaths(paths: readonly string[], opts: LoadOptions = {}): Promise<LoadResult> {
   const result: LoadResult = { resources: [], errors: [], files: [], skippedFiles: [] };
+  const walk: Walk = { result, opts, visitedDirs: new Set() };
   for (const path of paths) {
     if (path === '-') {
       const read = opts.readStdin ?? readStandardInput;
       addText(result, '-', await read(), opts);
       continue;
     }
-    await loadPath(path, result, opts);
+    await loadPath(path, walk, false);
   }
   return result;
 }
 
-async function loadPath(path: string, result: LoadResult, opts: LoadOptions): Promise<void> {
+interface Walk {
+  result: LoadResult;
+  opts: LoadOptions;
+  /** `dev:ino` of directories already walked: a symlink back up the tree must not loop. */
+  visitedDirs: Set<string>;
+}
+
+async function loadPath(path: string, walk: Walk, inDirectory: boolean): Promise<void> {
+  const { result, opts } = walk;
   let info;
   try {
     info = await stat(path);
@@ -231,6 +474,9 @@ async function loadPath(path: string, result: LoadResult, opts: LoadOptions): Pr
     return;
   }
   if (info.isDirectory()) {
+    const id = `${info.dev}:${info.ino}`;
+    if (walk.visitedDirs.has(id)) return;
+    walk.visitedDirs.add(id);
     let entries: string[];
     try {
       entries = (await readdir(path)).sort();
@@ -238,11 +484,16 @@ async function loadPath(path: string, result: LoadResult, opts: LoadOptions): Pr
       result.errors.push({ kind: 'syntax', file: path, message: describeFsError(err) });
       return;
     }
-    for (const entry of entries) await loadPath(join(path, entry), result, opts);
+    for (const entry of entries) await loadPath(join(path, entry), walk, true);
     return;
   }
   if (!(MANIFEST_EXTENSIONS as readonly string[]).includes(extname(path).toLowerCase())) {
     result.skippedFiles.push(path);
+    return;
+  }
+  if (inDirectory && !info.isFile()) {
+    // A named pipe or device met while walking a directory would block the read or never end.
+    result.errors.push({ kind: 'syntax', file: path, message: 'not a regular file' });
     return;
   }
   const limit = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
@@ -281,8 +532,9 @@ function addText(result: LoadResult, file: string, bytes: Buffer, opts: LoadOpti
     return;
   }
   const parsed = parseManifests(text, file, opts);
-  result.resources.push(...parsed.resources);
-  result.errors.push(...parsed.errors);
+  // A loop, not push(...items): a file of a few hundred thousand tiny objects would overflow the stack.
+  for (const r of parsed.resources) result.resources.push(r);
+  for (const e of parsed.errors) result.errors.push(e);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -33,7 +33,9 @@ export class Origin {
 
   /** `file:line` as istioctl prints it, or undefined for objects that did not come from a file. */
   reference(line = this.line): string | undefined {
-    return this.file === undefined ? undefined : `${this.file}:${line}`;
+    if (this.file === undefined) return undefined;
+    // istiod's Position.String never adds a line to .json files.
+    return this.file.toLowerCase().endsWith('.json') || line <= 0 ? this.file : `${this.file}:${line}`;
   }
 
   /**

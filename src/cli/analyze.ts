@@ -11,6 +11,7 @@ import {
   messageString,
   messageText,
   parseLevel,
+  offlineDefaultResources,
   parseSuppression,
   runAnalysis,
 } from '../analyze/index.js';
@@ -55,12 +56,6 @@ export async function analyzeCommand(paths: string[], flags: AnalyzeFlags, io: C
   }
   const failureThreshold = thresholdFlag(flags.failureThreshold, 'Error');
   const outputThreshold = thresholdFlag(flags.outputThreshold, 'Info');
-  if (flags.recursive) {
-    io.stdout(
-      'The recursive flag has been removed and is hardcoded to true without explicitly specifying it.\n',
-    );
-    return EXIT.ok;
-  }
   if (flags.listAnalyzers) {
     io.stdout(listAnalyzers());
     return EXIT.ok;
@@ -78,7 +73,7 @@ export async function analyzeCommand(paths: string[], flags: AnalyzeFlags, io: C
   const suppressions = parseSuppressions(flags.suppress ?? [], io);
   const mesh = await loadMeshConfig(flags.meshConfigFile);
 
-  if (paths.includes('-') && io.stdinIsTTY && format === 'log') io.stderr('Reading from stdin:\n');
+  if (paths.includes('-') && io.stdinIsTTY && format === 'log') io.stdout('Reading from stdin:\n');
   const loaded = await loadPaths(paths, {
     defaultNamespace: flags.namespace ?? 'default',
     readStdin: io.readStdin,
@@ -91,12 +86,13 @@ export async function analyzeCommand(paths: string[], flags: AnalyzeFlags, io: C
   reportParseErrors(parseErrors, io);
   const failedFiles = new Set(parseErrors.map((e) => e.file)).size;
 
-  const snapshot = new ConfigSnapshot(loaded.resources, mesh);
+  // The defaults come first so that the user's own objects of the same name replace them.
+  const defaults = offlineDefaultResources(mesh, flags.istioNamespace ?? 'istio-system');
+  const snapshot = new ConfigSnapshot([...defaults, ...loaded.resources], mesh);
   const result = runAnalysis(snapshot, {
     analyzers: flags.analyzer,
     suppressions,
     namespace: selectedNamespace === '' ? undefined : selectedNamespace,
-    istioNamespace: flags.istioNamespace ?? 'istio-system',
   });
 
   if (flags.verbose) {
@@ -177,9 +173,13 @@ async function loadMeshConfig(file: string | undefined): Promise<MeshConfig> {
   }
 }
 
+/** istioctl's `Error(s) adding files: ` lead and multierror layout, with one `file:line: reason` per bad document. */
 function reportParseErrors(errors: readonly LoadError[], io: CommandIO): void {
   if (errors.length === 0) return;
-  io.stderr(`Error(s) adding files:\n${errors.map((e) => `\t* ${formatLoadError(e)}\n`).join('')}`);
+  const header = errors.length === 1 ? '1 error occurred:' : `${errors.length} errors occurred:`;
+  io.stderr(
+    `Error(s) adding files: ${header}\n${errors.map((e) => `\t* ${formatLoadError(e)}\n`).join('')}\n`,
+  );
 }
 
 export function listAnalyzers(): string {

@@ -71,7 +71,7 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
     .option('--color', 'colour the level of each message')
     .option('--no-color', 'do not colour output')
     .option('-v, --verbose', 'list the analyzers that ran')
-    .addOption(new Option('-R, --recursive', 'removed: directories are always walked').hideHelp())
+    .option('-R, --recursive', 'accepted for compatibility: directories are always walked recursively')
     .option('--fix-hints', 'add a line to each message saying what to change')
     .addOption(
       new Option('--max-file-size <bytes>', 'refuse manifest files larger than this').argParser((v) => {

@@ -154,3 +154,207 @@ export function workloads(snapshot: ConfigSnapshot): Workload[] {
   }
   return out;
 }
+
+/** A namespace/name pair, printed as Istio's resource.FullName prints (`ns/name`, or `name` without a namespace). */
+export interface FullName {
+  namespace: string;
+  name: string;
+}
+
+export function fullNameString(n: FullName): string {
+  return n.namespace === '' ? n.name : `${n.namespace}/${n.name}`;
+}
+
+/** Istio's resource.NewShortOrFullName: `ns/name` names another namespace, a bare name the default one. */
+export function shortOrFullName(defaultNamespace: string, name: string): FullName {
+  const slash = name.indexOf('/');
+  if (slash < 0) return { namespace: defaultNamespace, name };
+  return { namespace: name.slice(0, slash), name: name.slice(slash + 1) };
+}
+
+const SERVICE_FQDN = /^(.+)\.(.+)\.svc\.cluster\.local$/;
+
+/**
+ * Istio's GetResourceNameFromHost: `name.ns.svc.cluster.local` names a service in `ns`; anything else is taken
+ * as a short name in the default namespace (no wildcard matching, no other domains).
+ */
+export function resourceNameFromHost(defaultNamespace: string, host: string): FullName {
+  const m = SERVICE_FQDN.exec(host);
+  if (m) return { namespace: m[2] ?? '', name: m[1] ?? '' };
+  return { namespace: defaultNamespace, name: host };
+}
+
+/** The `mesh` gateway name that attaches a VirtualService to sidecars. */
+export const MESH_GATEWAY = 'mesh';
+
+/** Istio's IsExportToAllNamespaces: no exportTo, or one containing `*`. */
+export function isExportToAll(exportTo: readonly unknown[]): boolean {
+  return exportTo.length === 0 || exportTo.includes('*');
+}
+
+/** Ports of a ServiceEntry (or of a Service seen as one), as destination checks need them. */
+export interface ServiceEntryLike {
+  ports: { number: number; name: string; protocol: string }[];
+  /** `workloadSelector.labels` of a ServiceEntry; empty for Services. */
+  workloadLabels: Record<string, string>;
+}
+
+/** Scope (`*` or a namespace) plus FQDN, Istio's ScopedFqdn `scope/fqdn`. */
+export type ServiceHostMap = Map<string, ServiceEntryLike>;
+
+function scopedFqdn(scope: string, namespace: string, host: string): string {
+  return `${scope}/${hostToFqdn(namespace, host)}`;
+}
+
+function numberOf(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+/**
+ * Istio's InitServiceEntryHostMap: every ServiceEntry host and every Service (as a ServiceEntry with its
+ * ports), keyed by visibility scope and FQDN. Services come last, so a Service replaces a ServiceEntry
+ * under the same key.
+ */
+export function serviceHostMap(snapshot: ConfigSnapshot): ServiceHostMap {
+  const out: ServiceHostMap = new Map();
+  for (const se of snapshot.list(KIND.ServiceEntry)) {
+    const spec = specOf(se);
+    const ns = se.metadata.namespace ?? '';
+    const scope = isExportToAll(asArray(spec['exportTo'])) ? '*' : ns;
+    const entry: ServiceEntryLike = {
+      ports: asArray(spec['ports']).map((p) => {
+        const port = asObject(p);
+        return {
+          number: numberOf(port?.['number']),
+          name: asString(port?.['name']),
+          protocol: asString(port?.['protocol']),
+        };
+      }),
+      workloadLabels: stringMap(asObject(asObject(spec['workloadSelector'])?.['labels'])),
+    };
+    for (const h of asArray(spec['hosts'])) {
+      if (typeof h === 'string') out.set(scopedFqdn(scope, ns, h), entry);
+    }
+  }
+  for (const svc of snapshot.list(KIND.Service)) {
+    const ns = svc.metadata.namespace ?? '';
+    const entry: ServiceEntryLike = {
+      ports: asArray(specOf(svc)['ports']).map((p) => {
+        const port = asObject(p);
+        return {
+          number: numberOf(port?.['port']),
+          name: asString(port?.['name']),
+          protocol: asString(port?.['protocol']),
+        };
+      }),
+      workloadLabels: {},
+    };
+    const anno = svc.metadata.annotations?.['networking.istio.io/exportTo'] ?? '';
+    const scopes = anno === '' ? ['*'] : anno.split(',').map((s) => (s === '.' ? ns : s));
+    for (const scope of scopes) out.set(scopedFqdn(scope, ns, svc.metadata.name), entry);
+  }
+  return out;
+}
+
+/**
+ * Istio's GetDestinationHost: the ServiceEntry or Service a host resolves to from `sourceNamespace`, looking at
+ * exported-to-all entries, then the source's exportTo scopes, then wildcard entries visible to the source.
+ */
+export function lookupDestinationHost(
+  sourceNamespace: string,
+  exportTo: readonly unknown[],
+  host: string,
+  hosts: ServiceHostMap,
+): ServiceEntryLike | undefined {
+  const all = hosts.get(scopedFqdn('*', sourceNamespace, host));
+  if (all) return all;
+  const scopes =
+    exportTo.length === 0
+      ? [sourceNamespace]
+      : exportTo.map((e) => (e === '.' ? sourceNamespace : String(e)));
+  for (const scope of scopes) {
+    const found = hosts.get(scopedFqdn(scope, sourceNamespace, host));
+    if (found) return found;
+  }
+  const bareHost = host.startsWith('*') ? host.slice(1) : host;
+  for (const [key, entry] of hosts) {
+    const slash = key.indexOf('/');
+    const scope = key.slice(0, slash);
+    const seHost = key.slice(slash + 1);
+    if (!seHost.startsWith('*')) continue;
+    if (scope !== '*' && scope !== sourceNamespace) continue;
+    if (bareHost.endsWith(seHost.slice(1))) return entry;
+  }
+  return undefined;
+}
+
+/** A map of string values; other values are dropped, as a typed decoder would reject them. */
+export function stringMap(v: JsonObject | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v ?? {})) if (typeof val === 'string') out[k] = val;
+  return out;
+}
+
+/**
+ * Kubernetes' metav1.LabelSelector match (`matchLabels` and `matchExpressions` with In, NotIn, Exists,
+ * DoesNotExist). A missing selector matches everything, as admission webhooks treat it; a selector that
+ * Kubernetes would reject (unknown operator, In/NotIn without values, Exists with values) matches nothing.
+ */
+export function labelSelectorMatches(selector: unknown, labels: Record<string, string>): boolean {
+  if (selector === undefined || selector === null) return true;
+  const sel = asObject(selector);
+  if (!sel) return false;
+  for (const [k, v] of Object.entries(asObject(sel['matchLabels']) ?? {})) {
+    if (k === '' || labels[k] !== String(v)) return false;
+  }
+  for (const raw of asArray(sel['matchExpressions'])) {
+    const expr = asObject(raw);
+    const key = asString(expr?.['key']);
+    const values = asArray(expr?.['values']).map(String);
+    const has = Object.prototype.hasOwnProperty.call(labels, key);
+    const value = labels[key];
+    switch (asString(expr?.['operator'])) {
+      case 'In':
+        if (values.length === 0 || !has || !values.includes(value ?? '')) return false;
+        break;
+      case 'NotIn':
+        if (values.length === 0 || (has && values.includes(value ?? ''))) return false;
+        break;
+      case 'Exists':
+        if (values.length > 0 || !has) return false;
+        break;
+      case 'DoesNotExist':
+        if (values.length > 0 || has) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/** The pod-level facts Istio's in-mesh check reads. */
+export interface PodFacts {
+  namespace: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  podSpec: JsonObject;
+}
+
+/**
+ * Istio's inMesh (analyzers/util/in_mesh.go): an `istio-proxy` container with an image, else the
+ * `sidecar.istio.io/inject` label, else that annotation, else the Namespace object's
+ * `istio-injection=enabled` label (a revision label is not considered).
+ */
+export function podInMesh(snapshot: ConfigSnapshot, pod: PodFacts): boolean {
+  const proxy = asArray(pod.podSpec['containers'])
+    .map(asObject)
+    .find((c) => c?.['name'] === 'istio-proxy');
+  if (proxy && asString(proxy['image']) !== '') return true;
+  const injectLabel = pod.labels['sidecar.istio.io/inject'];
+  if (injectLabel !== undefined) return injectLabel === 'true';
+  const injectAnnotation = pod.annotations['sidecar.istio.io/inject'];
+  if (injectAnnotation !== undefined) return injectAnnotation === 'true';
+  const ns = snapshot.get(KIND.Namespace, undefined, pod.namespace);
+  return ns?.metadata.labels?.['istio-injection'] === 'enabled';
+}

@@ -6,35 +6,36 @@ import {
   asObject,
   asString,
   destinationHostPath,
-  hostMatches,
-  hostToFqdn,
   mirrorDestinations,
+  resourceNameFromHost,
   routeDestinations,
 } from './util.js';
 
-/** A VirtualService destination naming a subset needs a DestinationRule for that host defining the subset. */
+/**
+ * A VirtualService destination naming a subset needs a DestinationRule for that host defining the subset.
+ * Hosts are compared as Istio 1.17 does: `name.ns.svc.cluster.local` or a short name in the object's own
+ * namespace, without wildcard matching, so a subset from a wildcard DestinationRule is still reported.
+ */
 export const virtualServiceDestinationRuleAnalyzer: Analyzer = {
   name: 'virtualservice.DestinationRuleAnalyzer',
   description: 'Checks the destination rules associated with each virtual service',
   inputs: [KIND.VirtualService, KIND.DestinationRule],
   analyze(ctx) {
-    const subsetsByHost = new Map<string, Set<string>>();
+    const hostSubsets = new Set<string>();
+    const key = (namespace: string, host: string, subset: string): string => {
+      const name = resourceNameFromHost(namespace, host);
+      return JSON.stringify([name.namespace, name.name, subset]);
+    };
     for (const dr of ctx.snapshot.list(KIND.DestinationRule)) {
       const spec = specOf(dr);
-      const host = hostToFqdn(dr.metadata.namespace ?? '', asString(spec['host']));
-      let subsets = subsetsByHost.get(host);
-      if (!subsets) subsetsByHost.set(host, (subsets = new Set()));
-      for (const s of asArray(spec['subsets'])) subsets.add(asString(asObject(s)?.['name']));
-    }
-    const hasSubset = (vsNamespace: string, host: string, subset: string): boolean => {
-      if (subset === '') return true;
-      const fqdn = hostToFqdn(vsNamespace, host);
-      if (subsetsByHost.get(fqdn)?.has(subset)) return true;
-      for (const [drHost, subsets] of subsetsByHost) {
-        if (subsets.has(subset) && hostMatches(fqdn, drHost)) return true;
+      for (const s of asArray(spec['subsets'])) {
+        hostSubsets.add(
+          key(dr.metadata.namespace ?? '', asString(spec['host']), asString(asObject(s)?.['name'])),
+        );
       }
-      return false;
-    };
+    }
+    const hasSubset = (vsNamespace: string, host: string, subset: string): boolean =>
+      subset === '' || hostSubsets.has(key(vsNamespace, host, subset));
 
     for (const vs of ctx.snapshot.list(KIND.VirtualService)) {
       const ns = vs.metadata.namespace ?? '';
