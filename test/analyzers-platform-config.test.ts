@@ -226,14 +226,14 @@ spec:
 specs: {}
 `;
   assert.deepEqual(analyze(['schema.ValidationAnalyzer.Gateway'], [gateway]), [
-    'Error [IST0106] (Gateway istioinaction/catalog-gateway test.yaml:1) Schema validation error: unknown field "specs" on Gateway resource istioinaction/catalog-gateway',
+    'Error [IST0106] (Gateway istioinaction/catalog-gateway test.yaml:12) Schema validation error: unknown field "specs" on Gateway resource istioinaction/catalog-gateway',
   ]);
   assert.deepEqual(analyze(['schema.ValidationAnalyzer.Gateway'], [gateway.replace('specs: {}\n', '')]), []);
   // Each kind's analyzer looks only at its own kind.
   assert.deepEqual(analyze(['schema.ValidationAnalyzer.VirtualService'], [gateway]), []);
 });
 
-test("schema.ValidationAnalyzer: a VirtualService timeout below 1ms is IST0106 on the resource's line", () => {
+test("schema.ValidationAnalyzer: a VirtualService timeout below 1ms is IST0106 on the timeout's line", () => {
   const vs = `apiVersion: networking.istio.io/v1beta1
 kind: VirtualService
 metadata:
@@ -254,7 +254,7 @@ spec:
   assert.equal(out.length, 1);
   assert.match(
     out[0] ?? '',
-    /^Error \[IST0106\] \(VirtualService istioinaction\/catalog-v1-v2 test\.yaml:1\) Schema validation error: .*duration must be greater than 1ms/,
+    /^Error \[IST0106\] \(VirtualService istioinaction\/catalog-v1-v2 test\.yaml:15\) Schema validation error: .*duration must be greater than 1ms/,
   );
   assert.deepEqual(
     analyze(['schema.ValidationAnalyzer.VirtualService'], [vs.replace('0.0001s', '0.5s')]),
@@ -283,7 +283,7 @@ spec:
   assert.deepEqual(
     out.filter((m) => m.includes('IST0130')),
     [
-      'Warning [IST0130] (VirtualService istioinaction/catalog test.yaml:1) VirtualService rule #1 not used (only the last rule can have no matches).',
+      'Warning [IST0130] (VirtualService istioinaction/catalog test.yaml:13) VirtualService rule #1 not used (only the last rule can have no matches).',
     ],
   );
 });

@@ -11,6 +11,8 @@ export interface Message {
   resource?: Resource;
   /** Line of the offending field; the resource's own line is used when absent. */
   line?: number;
+  /** The field the message is about, as a path (`spec.http[0].timeout`), when the analyzer names one. */
+  fieldPath?: string;
 }
 
 export interface AnalysisContext {
@@ -20,7 +22,13 @@ export interface AnalysisContext {
    * points the reference at the field's line when the resource came from a file. Pass segments
    * (`['spec', 'selector', 'app.kubernetes.io/name']`) when a key contains dots.
    */
-  report(type: MessageType, resource: Resource, args: readonly unknown[], path?: FieldPath): void;
+  report(
+    type: MessageType,
+    resource: Resource,
+    args: readonly unknown[],
+    path?: FieldPath,
+    fieldPath?: string,
+  ): void;
 }
 
 export interface Analyzer {

@@ -23,7 +23,10 @@ const HINTS: Record<string, HintFn> = {
   },
   IST0102: (a) => `kubectl label namespace ${str(a[0])} istio-injection=enabled`,
   IST0103: () => 'restart the workload so the injector adds the istio-proxy container',
-  IST0106: () => 'fix the field named in the message; the object is rejected as it is',
+  IST0106: (_, m) =>
+    `fix ${m.fieldPath ?? 'the field named in the message'}; Istio's webhook rejects the object as it is`,
+  IST0130: (_, m) =>
+    `reorder or remove the rule (${m.fieldPath ?? 'see message'}); an earlier rule matches everything it would`,
   IST0107: (a) => `move annotation ${str(a[0])} to a ${str(a[1])}`,
   IST0108: (a) => `remove annotation ${str(a[0])} or correct its spelling`,
   IST0109: () => 'merge the VirtualServices for this host into one resource',
@@ -36,10 +39,9 @@ const HINTS: Record<string, HintFn> = {
   IST0127: () => 'correct the selector labels or deploy a matching workload',
   IST0128: () => 'set tls.caCertificates so the server certificate is verified',
   IST0129: () => 'set tls.caCertificates in the port-level setting',
-  IST0130: () => 'reorder or remove the rule; an earlier rule matches everything it would',
   IST0131: () => 'remove the duplicate match',
   IST0132: () => 'add the host to the Gateway servers or remove it from the VirtualService',
-  IST0133: () => 'review the field named in the warning',
+  IST0133: (_, m) => `review ${m.fieldPath ?? 'the field named in the warning'}`,
   IST0134: () => 'add spec.addresses to the ServiceEntry',
   IST0135: (a) => `remove the deprecated annotation ${str(a[0])}`,
   IST0138: () => 'use distinct certificates per Gateway host or merge the Gateways',

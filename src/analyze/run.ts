@@ -42,9 +42,15 @@ export function runAnalysis(snapshot: ConfigSnapshot, opts: RunOptions = {}): An
   const raw: Message[] = [];
   const ctx: AnalysisContext = {
     snapshot,
-    report(type: MessageType, resource: Resource, args: readonly unknown[], path?: FieldPath) {
+    report(
+      type: MessageType,
+      resource: Resource,
+      args: readonly unknown[],
+      path?: FieldPath,
+      fieldPath?: string,
+    ) {
       const line = path === undefined ? undefined : resource.origin.lineOf(path);
-      raw.push({ type, args, resource, line });
+      raw.push({ type, args, resource, line, fieldPath });
     },
   };
   for (const analyzer of selected) {

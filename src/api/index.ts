@@ -3,5 +3,5 @@ export * from './resource.js';
 export * from './load.js';
 export * from './validation.js';
 export * from './fields.js';
-import './validate-networking.js';
+export * from './validate-networking.js';
 import './validate-security.js';

@@ -297,18 +297,11 @@ export function validateGatewayNames(v: Sink, path: string, names: string[]): vo
 
 // ---- Istio's AnalysisAwareError (VirtualService rule analysis) ----
 
-export type AnalysisType = 'VirtualServiceUnreachableRule' | 'VirtualServiceIneffectiveMatch';
-
-/**
- * A warning that istioctl analyze turns into its own message (IST0130 / IST0131) instead of a schema
- * warning. `parameters` are the message template arguments, in order.
- */
-export interface AnalysisAwareIssue extends ValidationIssue {
-  analysis: { type: AnalysisType; parameters: string[] };
-}
+/** A warning that istioctl analyze turns into its own message (IST0130 / IST0131). */
+export type AnalysisAwareIssue = ValidationIssue & Required<Pick<ValidationIssue, 'analysis'>>;
 
 export function isAnalysisAwareIssue(issue: ValidationIssue): issue is AnalysisAwareIssue {
-  return 'analysis' in issue;
+  return issue.analysis !== undefined;
 }
 
 // ---- networking workloadSelector (Sidecar, ServiceEntry, EnvoyFilter) ----

@@ -2,7 +2,8 @@
 // (VirtualServiceUnreachableRule) and matches already covered by earlier ones (VirtualServiceIneffectiveMatch).
 // istioctl analyze reports these as IST0130 / IST0131 instead of schema warnings.
 import { goQuote } from './fields.js';
-import type { AnalysisAwareIssue, AnalysisType, Obj } from './validate-networking-common.js';
+import type { AnalysisAwareIssue, Obj } from './validate-networking-common.js';
+import type { AnalysisType } from './validation.js';
 import { asObj, entries, field, list, msg, num, str, strList } from './validate-networking-common.js';
 import { stringMatch } from './validate-networking-http.js';
 import type { IssueCollector } from './validation.js';

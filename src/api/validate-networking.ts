@@ -9,5 +9,5 @@ import './validate-networking-sidecar.js';
 import './validate-networking-workload.js';
 import './validate-networking-envoyfilter.js';
 
-export type { AnalysisAwareIssue, AnalysisType } from './validate-networking-common.js';
+export type { AnalysisAwareIssue } from './validate-networking-common.js';
 export { isAnalysisAwareIssue } from './validate-networking-common.js';

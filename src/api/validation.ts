@@ -7,7 +7,14 @@ export interface ValidationIssue {
   /** Field path from the object root, e.g. `spec.http[0].timeout`. */
   path: string;
   message: string;
+  /**
+   * Set on Istio's "analysis aware" warnings (VirtualService rule analysis), which istioctl analyze reports
+   * as their own message (IST0130 / IST0131) with these template parameters instead of a schema warning.
+   */
+  analysis?: { type: AnalysisType; parameters: string[] };
 }
+
+export type AnalysisType = 'VirtualServiceUnreachableRule' | 'VirtualServiceIneffectiveMatch';
 
 /** Collects errors and warnings while a validator walks a spec. */
 export class IssueCollector {

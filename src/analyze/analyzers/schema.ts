@@ -27,20 +27,9 @@ const ISTIO_KINDS: readonly (readonly [string, KindKey | undefined])[] = [
   ['Telemetry', KIND.Telemetry],
 ];
 
-/**
- * Validators mark Istio's AnalysisAwareErrors with `analysis: {type, parameters}`; istioctl reports those as
- * IST0130 / IST0131 with the parameters as arguments, instead of IST0106 / IST0133.
- */
-function analysisOf(issue: ValidationIssue): { type: string; parameters: unknown[] } | undefined {
-  const analysis = (issue as { analysis?: unknown }).analysis;
-  if (!analysis || typeof analysis !== 'object') return undefined;
-  const { type, parameters } = analysis as { type?: unknown; parameters?: unknown };
-  return typeof type === 'string' && Array.isArray(parameters) ? { type, parameters } : undefined;
-}
-
 /** The message type and arguments istioctl reports for one validation error or warning. */
 export function schemaMessage(issue: ValidationIssue): { type: MessageType; args: unknown[] } {
-  const analysis = analysisOf(issue);
+  const analysis = issue.analysis;
   if (analysis?.type === 'VirtualServiceUnreachableRule') {
     return { type: MESSAGE_TYPES.VirtualServiceUnreachableRule, args: analysis.parameters.slice(0, 2) };
   }
@@ -61,9 +50,9 @@ function validationAnalyzer(kind: string, key: KindKey | undefined): Analyzer {
       for (const r of ctx.snapshot.list(key)) {
         for (const issue of validateResource(r)) {
           const { type, args } = schemaMessage(issue);
-          // istioctl 1.17 sets no field line on these messages, so they point at the resource's first line;
-          // passing `issue.path` here would point at the offending field instead.
-          ctx.report(type, r, args);
+          // istioctl 1.17 points these at the resource's first line; skiff points at the offending field
+          // (same text, a more useful line) and keeps the field path for --fix-hints.
+          ctx.report(type, r, args, issue.path, issue.path);
         }
       }
     },
