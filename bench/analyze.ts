@@ -209,7 +209,9 @@ spec:
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Runs `fn` `reps` times and returns the median wall time in milliseconds. */
@@ -225,6 +227,8 @@ export async function timeMedian(reps: number, fn: () => unknown): Promise<numbe
 
 export interface CliTiming {
   medianMs: number;
+  /** Median CPU time (user + system) of the child, when /proc tells it; contention inflates wall time, not this. */
+  medianCpuMs: number | undefined;
   runs: number;
   exitCode: number | null;
   messageLines: number;
@@ -233,9 +237,11 @@ export interface CliTiming {
 /** The whole `skiff analyze` run as a user sees it: a fresh node process, files to exit code. */
 export function timeCli(args: readonly string[], reps: number): CliTiming {
   const times: number[] = [];
+  const cpu: number[] = [];
   let exitCode: number | null = null;
   let messageLines = 0;
   for (let i = 0; i < reps; i++) {
+    const cpuBefore = childrenCpuMs();
     const start = performance.now();
     const run = spawnSync(process.execPath, [CLI, ...args], {
       cwd: ROOT,
@@ -244,10 +250,31 @@ export function timeCli(args: readonly string[], reps: number): CliTiming {
       encoding: 'utf8',
     });
     times.push(performance.now() - start);
+    const cpuAfter = childrenCpuMs();
+    if (cpuBefore !== undefined && cpuAfter !== undefined) cpu.push(cpuAfter - cpuBefore);
     exitCode = run.status;
     messageLines = run.stdout.split('\n').filter((l) => /^(Error|Warning|Info) \[/.test(l)).length;
   }
-  return { medianMs: median(times), runs: reps, exitCode, messageLines };
+  return {
+    medianMs: median(times),
+    medianCpuMs: cpu.length === reps ? median(cpu) : undefined,
+    runs: reps,
+    exitCode,
+    messageLines,
+  };
+}
+
+/** CPU time of this process's waited-for children (cutime + cstime of /proc/self/stat), in ms. */
+function childrenCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    // Fields after the parenthesised command name; cutime and cstime are fields 16 and 17.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[13]) + Number(fields[14]);
+    return Number.isFinite(ticks) ? ticks * 10 : undefined; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
 }
 
 export interface PhaseTimings {
@@ -269,7 +296,10 @@ export async function timePhases(dir: string, reps: number): Promise<PhaseTiming
     load.push(performance.now() - t);
     t = performance.now();
     const mesh = defaultMeshConfig();
-    const snapshot = new ConfigSnapshot([...offlineDefaultResources(mesh, 'istio-system'), ...loaded.resources], mesh);
+    const snapshot = new ConfigSnapshot(
+      [...offlineDefaultResources(mesh, 'istio-system'), ...loaded.resources],
+      mesh,
+    );
     snap.push(performance.now() - t);
     t = performance.now();
     messages = runAnalysis(snapshot, {}).messages.length;
@@ -282,7 +312,10 @@ export async function timePhases(dir: string, reps: number): Promise<PhaseTiming
 export async function timeAnalyzers(dir: string, top: number): Promise<{ name: string; ms: number }[]> {
   const loaded = await loadPaths([dir], { defaultNamespace: 'default' });
   const mesh = defaultMeshConfig();
-  const snapshot = new ConfigSnapshot([...offlineDefaultResources(mesh, 'istio-system'), ...loaded.resources], mesh);
+  const snapshot = new ConfigSnapshot(
+    [...offlineDefaultResources(mesh, 'istio-system'), ...loaded.resources],
+    mesh,
+  );
   const out: { name: string; ms: number }[] = [];
   for (const a of ALL_ANALYZERS) {
     const start = performance.now();

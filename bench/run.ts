@@ -46,7 +46,7 @@ async function main(): Promise<void> {
       const base = await timeBaselines(dir, size.phaseReps);
       if (mesh.resources === GOAL_RESOURCES) goalMs = cli.medianMs;
       rows.push(
-        `| ${mesh.resources.toLocaleString('en-US')} | ${size.files} | ${fmtMs(cli.medianMs)} | ${fmtRate(mesh.resources, cli.medianMs)} | ${cli.exitCode} | ${cli.messageLines} | ${fmtMs(base.yamlParseMs)} | ${ratio(cli.medianMs, base.yamlParseMs)} | ${fmtMs(base.yamlCstMs)} |`,
+        `| ${mesh.resources.toLocaleString('en-US')} | ${size.files} | ${fmtMs(cli.medianMs)} | ${cli.medianCpuMs === undefined ? '—' : fmtMs(cli.medianCpuMs)} | ${fmtRate(mesh.resources, cli.medianMs)} | ${cli.exitCode} | ${cli.messageLines} | ${fmtMs(base.yamlParseMs)} | ${ratio(cli.medianMs, base.yamlParseMs)} | ${fmtMs(base.yamlCstMs)} |`,
       );
       phaseRows.push(
         `| ${mesh.resources.toLocaleString('en-US')} | ${fmtMs(phases.loadMs)} | ${ratio(phases.loadMs, base.yamlParseMs)} | ${fmtMs(phases.snapshotMs)} | ${fmtMs(phases.analysisMs)} | ${phases.messages} |`,
@@ -55,9 +55,9 @@ async function main(): Promise<void> {
 
     console.log(`## End to end (median of the CLI as a child process) vs parsing alone\n`);
     console.log(
-      `| objects | files | skiff analyze | objects/s | exit | messages | yaml parse (baseline) | skiff / baseline | yaml CST only |`,
+      `| objects | files | skiff analyze (wall) | CPU | objects/s | exit | messages | yaml parse (baseline) | skiff / baseline | yaml CST only |`,
     );
-    console.log(`|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
+    console.log(`|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
     for (const r of rows) console.log(r);
 
     console.log(`\n## In process, by phase (medians)\n`);

@@ -124,7 +124,8 @@ test('-S globs match "Kind namespace/name"; the annotation suppresses listed cod
   assert.equal(quiet.length, 1);
   assert.match(quiet[0] ?? '', /^Info \[IST0102\]/);
   assert.equal(parseSuppression('IST0101'), undefined);
-  assert.equal(parseSuppression('=x'), undefined);
+  assert.equal(parseSuppression('IST0101=a=b'), undefined);
+  assert.deepEqual(parseSuppression('=x'), { code: '', resource: 'x' });
 });
 
 test('an analyzer that throws becomes IST0001 and the others still run', () => {

@@ -108,76 +108,52 @@ test('Telemetry: tracing checks', () => {
   );
 });
 
-test('Telemetry: access log filters must parse as CEL, with cel-go error texts', () => {
+test('Telemetry: access log filters must parse as CEL, with @bufbuild/cel error texts', () => {
   assert.equal(filterError('response.code >= 400'), undefined);
-  assert.equal(
-    filterError('response.code >= 400 &&'),
-    "ERROR: <input>:1:24: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}\n | response.code >= 400 &&\n | .......................^",
-  );
-  assert.equal(
-    filterError('a | b'),
-    "ERROR: <input>:1:3: Syntax error: token recognition error at: '| '\n | a | b\n | ..^\nERROR: <input>:1:5: Syntax error: extraneous input 'b' expecting <EOF>\n | a | b\n | ....^",
-  );
-  assert.equal(
-    filterError('{"a": 1}."a"'),
-    'ERROR: <input>:1:10: Syntax error: no viable alternative at input \'."a"\'\n | {"a": 1}."a"\n | .........^',
-  );
-  assert.equal(
-    filterError('self.true == 1'),
-    "ERROR: <input>:1:6: Syntax error: mismatched input 'true' expecting IDENTIFIER\n | self.true == 1\n | .....^",
-  );
-  assert.equal(
-    filterError('{a}'),
-    "ERROR: <input>:1:3: Syntax error: mismatched input '}' expecting ':'\n | {a}\n | ..^",
-  );
-  assert.equal(
-    filterError('"\\xFh"'),
-    [
-      `ERROR: <input>:1:1: Syntax error: token recognition error at: '"\\xFh'\n | "\\xFh"\n | ^`,
-      `ERROR: <input>:1:6: Syntax error: token recognition error at: '"'\n | "\\xFh"\n | .....^`,
-      `ERROR: <input>:1:7: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}\n | "\\xFh"\n | ......^`,
-    ].join('\n'),
-  );
-  // Errors found after parsing: reserved words, literals out of range, macros and optional syntax.
-  assert.equal(filterError('if'), 'ERROR: <input>:1:1: reserved identifier: if\n | if\n | ^');
-  assert.equal(
-    filterError('1.99e90000009'),
-    'ERROR: <input>:1:1: invalid double literal\n | 1.99e90000009\n | ^',
-  );
-  assert.equal(
-    filterError('9223372036854775808 > 1'),
-    'ERROR: <input>:1:1: invalid int literal\n | 9223372036854775808 > 1\n | ^',
-  );
-  assert.equal(filterError('-9223372036854775808 < 1'), undefined);
-  assert.equal(
-    filterError('has(a)'),
-    'ERROR: <input>:1:4: invalid argument to has() macro\n | has(a)\n | ...^',
-  );
   assert.equal(filterError('has(request.headers.foo)'), undefined);
-  assert.equal(
-    filterError('[1].all(x.y, true)'),
-    'ERROR: <input>:1:9: argument must be a simple name\n | [1].all(x.y, true)\n | ........^',
-  );
-  assert.equal(filterError('a.?b'), "ERROR: <input>:1:2: unsupported syntax '.?'\n | a.?b\n | .^");
-  // Position and snippet of a later line; wide characters get wide dots.
-  assert.equal(
-    filterError('a &&\n  "ü" == b +'),
-    "ERROR: <input>:2:13: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}\n |   \"ü\" == b +\n | ...\uff0e........^",
-  );
+  assert.equal(filterError('-9223372036854775808 < 1'), undefined);
+  assert.equal(filterError('response.code >= 400 &&'), '<input>:1:22: found & but expecting end of input');
+  assert.equal(filterError('a | b'), '<input>:1:3: found | but expecting end of input');
+  assert.equal(filterError('{"a": 1}."a"'), '<input>:1:9: found . but expecting end of input');
+  assert.equal(filterError('self.true == 1'), '<input>:1:6: reserved keyword');
+  assert.equal(filterError('{a}'), "<input>:1:3: found } but expecting ':'");
+  assert.equal(filterError('if'), '<input>:1:1: reserved identifier');
+  // Optional syntax is not part of the language Istio 1.17 parses, nor of the library's default one.
+  assert.equal(filterError('a.?b'), '<input>:1:2: found . but expecting end of input');
+  // Positions count lines and columns.
+  assert.equal(filterError('a &&\n  "ü" == b +'), '<input>:2:12: found + but expecting end of input');
+  // Errors the parser throws outside its syntax errors are reported too, never a crash.
+  assert.equal(filterError('"\\xFh"'), 'Invalid code point NaN');
   // An empty expression is not a valid one.
   assert.deepEqual(telemetry('  accessLogging:\n  - filter: {}\n'), [
-    "error spec.accessLogging[0].filter: must be a valid CEL expression, ERROR: <input>:1:1: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}\n | \n | ^",
+    "error spec.accessLogging[0].filter: must be a valid CEL expression, <input>:1:1: found end of input but expecting '!', '(', '-', '.', '[', '{', boolean literal, bytes literal, comment, float literal, identifier, integer literal, null literal, selector, string literal, unsigned integer literal, or whitespace",
   ]);
 });
 
-test('Telemetry: CEL nesting deeper than cel-go allows is an error, not a crash', () => {
-  const deep = `${'('.repeat(300)}a${')'.repeat(300)}`;
-  assert.equal(filterError(deep), 'ERROR: <input>:-1:0: expression recursion limit exceeded: 250');
+test('Telemetry: CEL that Istio 1.17 (cel-go) rejects after parsing, but @bufbuild/cel accepts', () => {
+  // Known deviations since the switch to @bufbuild/cel: istioctl reports these (invalid double literal,
+  // invalid int literal, invalid argument to has() macro, argument must be a simple name, invalid \u
+  // escape, expression recursion limit exceeded: 250); skiff does not.
+  assert.equal(filterError('1.99e90000009'), undefined);
+  assert.equal(filterError('9223372036854775808 > 1'), undefined);
+  assert.equal(filterError('has(a)'), undefined);
+  assert.equal(filterError('[1].all(x.y, true)'), undefined);
+  assert.equal(filterError('"\\u12"'), undefined);
+  assert.equal(filterError(Array(300).fill('a').join(' + ')), undefined);
+});
+
+test('Telemetry: very deep or very long CEL is an error, not a crash', () => {
+  const deep = `${'('.repeat(30_000)}a${')'.repeat(30_000)}`;
+  assert.equal(filterError(deep), 'Maximum call stack size exceeded');
   assert.equal(filterError(`${'('.repeat(200)}a${')'.repeat(200)}`), undefined);
+  // cel-go's size limit, checked before parsing, with cel-go's text.
+  const long = `"${'x'.repeat(100_000)}"`;
   assert.equal(
-    filterError(Array(300).fill('a').join(' + ')),
-    'ERROR: <input>:-1:0: expression recursion limit exceeded: 250',
+    filterError(long),
+    'ERROR: <input>:-1:0: expression code point size exceeds limit: size: 100002, limit 100000',
   );
+  // At the limit it parses.
+  assert.equal(filterError(`"${'x'.repeat(99_998)}"`), undefined);
 });
 
 test('WasmPlugin: a realistic plugin is valid', () => {

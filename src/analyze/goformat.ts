@@ -1,3 +1,5 @@
+import { goQuote } from '../api/index.js';
+
 /**
  * Just enough of Go's fmt verbs (%v %s %q %d) to render Istio's message templates the way istiod does,
  * including Go's rendering of slices (`[a b]`) and quoted strings.
@@ -10,7 +12,9 @@ export function goSprintf(template: string, args: readonly unknown[]): string {
     const arg = args[next++];
     switch (verb) {
       case 'q':
-        return Array.isArray(arg) ? `[${arg.map(goQuote).join(' ')}]` : goQuote(arg);
+        return Array.isArray(arg)
+          ? `[${arg.map((a) => goQuote(goValue(a))).join(' ')}]`
+          : goQuote(goValue(arg));
       case 'd':
         return typeof arg === 'number' ? String(Math.trunc(arg)) : `%!d(${goValue(arg)})`;
       default:
@@ -28,9 +32,4 @@ export function goValue(arg: unknown): string {
     return `map[${entries.map(([k, v]) => `${k}:${goValue(v)}`).join(' ')}]`;
   }
   return String(arg);
-}
-
-/** Go's strconv.Quote for printable text: JSON escaping matches it for the characters Istio names hold. */
-export function goQuote(arg: unknown): string {
-  return JSON.stringify(goValue(arg));
 }

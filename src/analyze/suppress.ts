@@ -9,11 +9,11 @@ export interface Suppression {
   resource: string;
 }
 
-/** Parses a `-S` value `<code>=<resource glob>`; undefined when malformed. */
+/** Parses a `-S` value `<code>=<resource glob>`; undefined unless it splits on `=` into exactly two parts, as istioctl requires. */
 export function parseSuppression(value: string): Suppression | undefined {
-  const eq = value.indexOf('=');
-  if (eq <= 0 || eq === value.length - 1) return undefined;
-  return { code: value.slice(0, eq).trim(), resource: value.slice(eq + 1).trim() };
+  const parts = value.split('=');
+  if (parts.length !== 2) return undefined;
+  return { code: parts[0] ?? '', resource: parts[1] ?? '' };
 }
 
 function globToRegExp(glob: string): RegExp {

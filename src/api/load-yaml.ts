@@ -33,25 +33,36 @@ export function fastDocumentValue(doc: CST.Document): { value: unknown } | undef
     return undefined;
   }
   if (!endTokensOk(doc.end)) return undefined;
-  const value = doc.value ? build(doc.value) : null;
+  const value = doc.value ? build(doc.value, 0) : null;
   return value === UNSUPPORTED ? undefined : { value };
 }
+
+/** Deeper documents go to the composer, which reports nesting it cannot handle; no manifest comes close. */
+const MAX_DEPTH = 100;
 
 /**
  * The source offset of the node at `path` below `token` (keys and indexes as in the built value),
  * or undefined. Used for the lines of `List` items without composing the document.
  */
-export function fastNodeOffset(token: CST.Token | undefined, path: readonly (string | number)[]): number | undefined {
+export function fastNodeOffset(
+  token: CST.Token | undefined,
+  path: readonly (string | number)[],
+): number | undefined {
   let node = token;
   for (const seg of path) {
     if (!node) return undefined;
-    const child = children(node)?.find(([k]) => k === seg);
-    node = child?.[1];
+    let entries = childrenSeen.get(node);
+    if (!entries) childrenSeen.set(node, (entries = new Map(children(node) ?? [])));
+    node = entries.get(seg);
   }
   return node && 'offset' in node ? node.offset : undefined;
 }
 
-function build(token: CST.Token): Built {
+/** Entries of collections already looked into: the items of a long `List` are looked up one by one. */
+const childrenSeen = new WeakMap<CST.Token, Map<string | number, CST.Token | undefined>>();
+
+function build(token: CST.Token, depth: number): Built {
+  if (depth > MAX_DEPTH) return UNSUPPORTED;
   switch (token.type) {
     case 'scalar':
     case 'single-quoted-scalar':
@@ -63,11 +74,12 @@ function build(token: CST.Token): Built {
     case 'flow-collection': {
       const entries = children(token);
       if (!entries) return UNSUPPORTED;
-      const isMapping = token.type === 'block-map' || (token.type === 'flow-collection' && token.start.source === '{');
+      const isMapping =
+        token.type === 'block-map' || (token.type === 'flow-collection' && token.start.source === '{');
       if (isMapping) {
         const obj: Record<string, unknown> = {};
         for (const [key, valueToken] of entries) {
-          const v = valueToken ? build(valueToken) : null;
+          const v = valueToken ? build(valueToken, depth + 1) : null;
           if (v === UNSUPPORTED) return UNSUPPORTED;
           obj[key as string] = v;
         }
@@ -75,7 +87,7 @@ function build(token: CST.Token): Built {
       }
       const arr: unknown[] = [];
       for (const [, valueToken] of entries) {
-        const v = valueToken ? build(valueToken) : null;
+        const v = valueToken ? build(valueToken, depth + 1) : null;
         if (v === UNSUPPORTED) return UNSUPPORTED;
         arr.push(v);
       }
@@ -119,7 +131,10 @@ function blockMapEntries(bm: CST.BlockMap): Entry[] | undefined {
     if (name === undefined) return undefined;
     if (!valueSeparatorOk(item.sep, false)) return undefined;
     const value = item.value;
-    if ((value?.type === 'block-map' || value?.type === 'block-seq') && !item.sep.some((t) => t.type === 'newline')) {
+    if (
+      (value?.type === 'block-map' || value?.type === 'block-seq') &&
+      !item.sep.some((t) => t.type === 'newline')
+    ) {
       return undefined;
     }
     out.push([name, value]);

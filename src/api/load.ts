@@ -56,7 +56,35 @@ const PLAIN_STREAM_TOKENS = new Set(['document', 'space', 'newline', 'comment', 
 /** Parses one file's text: multi-document YAML or JSON, `List` kinds expanded. */
 export function parseManifests(text: string, file: string, opts: ParseOptions = {}): ParseResult {
   const out: ParseResult = { resources: [], errors: [] };
-  if (!opts.fullCompose) {
+  if (!opts.fullCompose && parseFast(text, file, opts, out)) return out;
+  out.resources = [];
+  out.errors = [];
+  let docs: Document.Parsed[];
+  const lines = new LineCounter();
+  try {
+    const parsed = parseAllDocuments(text, { ...COMPOSE_OPTIONS, lineCounter: lines });
+    docs = Array.isArray(parsed) ? parsed : [parsed];
+  } catch (err) {
+    // The composer reports what it finds as document errors; this is for anything it lets escape.
+    out.errors.push({
+      kind: 'syntax',
+      file,
+      line: 1,
+      message: `invalid YAML: ${describeYamlError(err as Error)}`,
+    });
+    return out;
+  }
+  const source = new SourceText(text, lines);
+  for (const doc of docs) addComposedDocument(doc, source, file, opts, out);
+  return out;
+}
+
+/**
+ * The per-document path: false when the stream has directives, `...` or stream-level errors (or
+ * anything throws), and the caller composes the whole stream instead.
+ */
+function parseFast(text: string, file: string, opts: ParseOptions, out: ParseResult): boolean {
+  try {
     // Documents are handled as the parser yields them: keeping every CST token alive until the end
     // doubles the parse time in garbage collection.
     const source = new SourceText(text);
@@ -71,19 +99,12 @@ export function parseManifests(text: string, file: string, opts: ParseOptions = 
       if (pending) parseDocumentToken(pending, token.offset, source, file, opts, out);
       pending = token;
     }
-    if (plain) {
-      if (pending) parseDocumentToken(pending, text.length, source, file, opts, out);
-      return out;
-    }
-    // Directives, `...` or stream-level errors: start again and compose the whole stream.
-    out.resources = [];
-    out.errors = [];
+    if (!plain) return false;
+    if (pending) parseDocumentToken(pending, text.length, source, file, opts, out);
+    return true;
+  } catch {
+    return false;
   }
-  const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { ...COMPOSE_OPTIONS, lineCounter: lines });
-  const source = new SourceText(text, lines);
-  for (const doc of Array.isArray(docs) ? docs : [docs]) addComposedDocument(doc, source, file, opts, out);
-  return out;
 }
 
 /** One document of a stream without directives or errors: the fast path, else the composer for this document. */
@@ -143,7 +164,7 @@ interface ComposedSlice {
  */
 function composeSlice(source: SourceText, start: number, end: number): ComposedSlice {
   const text = source.text;
-  const lineStart = text.lastIndexOf('\n', start - 1) + 1;
+  const lineStart = start === 0 ? 0 : text.lastIndexOf('\n', start - 1) + 1;
   if (text.slice(lineStart, start).trim() === '') {
     const firstLine = source.lineAt(lineStart);
     const local = new LineCounter();

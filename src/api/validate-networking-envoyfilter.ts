@@ -16,7 +16,8 @@ import {
   wrapperNumber,
 } from './validate-networking-common.js';
 
-const APPLY_TO = [
+/** EnvoyFilter.ApplyTo enum names by number (also read by the EnvoyFilter analyzer). */
+export const ENVOY_FILTER_APPLY_TO = [
   'INVALID',
   'LISTENER',
   'FILTER_CHAIN',
@@ -30,7 +31,8 @@ const APPLY_TO = [
   'BOOTSTRAP',
   'LISTENER_FILTER',
 ] as const;
-const OPERATIONS = [
+/** EnvoyFilter.Patch.Operation enum names by number (also read by the EnvoyFilter analyzer). */
+export const ENVOY_FILTER_PATCH_OPERATIONS = [
   'INVALID',
   'MERGE',
   'ADD',
@@ -134,7 +136,7 @@ function validateConfigPatch(v: Sink, path: string, raw: unknown): void {
     v.error(path, 'Envoy filter: null config patch');
     return;
   }
-  const applyTo = enumName(cp, 'applyTo', APPLY_TO);
+  const applyTo = enumName(cp, 'applyTo', ENVOY_FILTER_APPLY_TO);
   if (applyTo === 'INVALID') {
     v.error(`${path}.applyTo`, 'Envoy filter: missing applyTo');
     return;
@@ -144,7 +146,7 @@ function validateConfigPatch(v: Sink, path: string, raw: unknown): void {
     v.error(`${path}.patch`, 'Envoy filter: missing patch');
     return;
   }
-  const operation = enumName(patch, 'operation', OPERATIONS);
+  const operation = enumName(patch, 'operation', ENVOY_FILTER_PATCH_OPERATIONS);
   if (operation === 'INVALID') {
     v.error(`${path}.patch.operation`, 'Envoy filter: missing patch operation');
     return;

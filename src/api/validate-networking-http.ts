@@ -517,8 +517,17 @@ function validateAuthorityRewrite(v: Sink, path: string, route: Obj): void {
   }
 }
 
-/** validateHTTPRouteDestinations: weighted destinations with their own header operations. */
-function validateWeightedDestinations(v: Sink, path: string, destinations: unknown[]): void {
+/**
+ * Istio's validateHTTPRouteDestinations and validateRouteDestinations, which differ only in the header
+ * operations HTTP destinations carry: `eachDestination` runs for each one between the `destination is
+ * required` check and the destination's own checks, keeping Istio's error order.
+ */
+function validateWeightedDestinations(
+  v: Sink,
+  path: string,
+  destinations: unknown[],
+  eachDestination?: (at: string, dest: Obj) => void,
+): void {
   let total = 0;
   for (const [i, raw] of destinations.entries()) {
     const at = `${path}[${i}]`;
@@ -528,7 +537,7 @@ function validateWeightedDestinations(v: Sink, path: string, destinations: unkno
       continue;
     }
     if (!has(dest, 'destination')) v.error(`${at}.destination`, 'destination is required');
-    validateHeaderOperations(v, `${at}.headers`, msg(dest, 'headers'), hostOperationNameError);
+    eachDestination?.(at, dest);
     validateDestination(v, `${at}.destination`, msg(dest, 'destination'));
     const weight = num(dest, 'weight');
     if (weight < 0) v.error(`${at}.weight`, `weight ${weight} < 0`);
@@ -537,23 +546,16 @@ function validateWeightedDestinations(v: Sink, path: string, destinations: unkno
   if (destinations.length > 1 && total === 0) v.error(path, 'total destination weight = 0');
 }
 
+/** validateHTTPRouteDestinations: weighted destinations with their own header operations. */
+function validateHTTPRouteDestinations(v: Sink, path: string, destinations: unknown[]): void {
+  validateWeightedDestinations(v, path, destinations, (at, dest) =>
+    validateHeaderOperations(v, `${at}.headers`, msg(dest, 'headers'), hostOperationNameError),
+  );
+}
+
 /** validateRouteDestinations (TLS and TCP routes). */
 export function validateRouteDestinations(v: Sink, path: string, destinations: unknown[]): void {
-  let total = 0;
-  for (const [i, raw] of destinations.entries()) {
-    const at = `${path}[${i}]`;
-    const dest = asObj(raw);
-    if (!dest) {
-      v.error(at, 'weight may not be nil');
-      continue;
-    }
-    if (!has(dest, 'destination')) v.error(`${at}.destination`, 'destination is required');
-    validateDestination(v, `${at}.destination`, msg(dest, 'destination'));
-    const weight = num(dest, 'weight');
-    if (weight < 0) v.error(`${at}.weight`, `weight ${weight} < 0`);
-    total += weight;
-  }
-  if (destinations.length > 1 && total === 0) v.error(path, 'total destination weight = 0');
+  validateWeightedDestinations(v, path, destinations);
 }
 
 /** validateHTTPRoute for one entry of `spec.http`; `inDelegate` is true inside a VirtualService without hosts. */
@@ -606,6 +608,6 @@ export function validateHTTPRoute(v: Sink, path: string, route: Obj, inDelegate:
     v.error(`${path}.rewrite`, 'rewrite must specify URI, authority, or both');
   }
   validateAuthorityRewrite(v, path, route);
-  validateWeightedDestinations(v, `${path}.route`, list(route, 'route'));
+  validateHTTPRouteDestinations(v, `${path}.route`, list(route, 'route'));
   if (has(route, 'timeout')) checkDuration(v, `${path}.timeout`, field(route, 'timeout'));
 }

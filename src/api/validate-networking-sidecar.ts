@@ -1,5 +1,6 @@
 // Sidecar (networking.istio.io): Istio 1.17's ValidateSidecar.
 import { fqdnError, goAtoi, goAtoiError, ipAddressError, portError, unixAddressError } from './fields.js';
+import { goSplitHostPort } from './goparse.js';
 import { KIND } from './kinds.js';
 import { registerValidator } from './validation.js';
 import type { Obj, Sink } from './validate-networking-common.js';
@@ -32,32 +33,6 @@ function report(v: Sink, path: string, err: string | undefined): void {
   if (err) v.error(path, err);
 }
 
-/** Go's net.SplitHostPort, returning the AddrError text on failure. */
-export function splitHostPort(hostport: string): { host: string; port: string } | { error: string } {
-  const fail = (why: string) => ({ error: `address ${hostport}: ${why}` });
-  const i = hostport.lastIndexOf(':');
-  if (i < 0) return fail('missing port in address');
-  let host: string;
-  let j = 0;
-  let k = 0;
-  if (hostport.startsWith('[')) {
-    const end = hostport.indexOf(']');
-    if (end < 0) return fail("missing ']' in address");
-    if (end + 1 === hostport.length) return fail('missing port in address');
-    if (end + 1 !== i)
-      return fail(hostport[end + 1] === ':' ? 'too many colons in address' : 'missing port in address');
-    host = hostport.slice(1, end);
-    j = 1;
-    k = end + 1;
-  } else {
-    host = hostport.slice(0, i);
-    if (host.includes(':')) return fail('too many colons in address');
-  }
-  if (hostport.slice(j).includes('[')) return fail("unexpected '[' in address");
-  if (hostport.slice(k).includes(']')) return fail("unexpected ']' in address");
-  return { host, port: hostport.slice(i + 1) };
-}
-
 /** The listener's own port: optional DNS-label name, a known protocol and (for IP listeners) a number. */
 function validateListenerPort(v: Sink, path: string, port: Obj): void {
   const name = str(port, 'name');
@@ -71,7 +46,7 @@ function validateDefaultEndpoint(v: Sink, path: string, endpoint: string): void 
     return;
   }
   // The form is 127.0.0.1:port, [::1]:port or :port.
-  const split = splitHostPort(endpoint);
+  const split = goSplitHostPort(endpoint);
   const host = 'error' in split ? '' : split.host;
   const port = 'error' in split ? '' : split.port;
   if ('error' in split) v.error(path, split.error);

@@ -1,6 +1,7 @@
 // WorkloadEntry and WorkloadGroup (networking.istio.io): Istio 1.17's ValidateWorkloadEntry and
 // ValidateWorkloadGroup.
 import { checkLabels, fqdnError, goQuote, isValidIP, labelErrors, unixAddressError } from './fields.js';
+import { goMultiErrorText } from './goparse.js';
 import { KIND } from './kinds.js';
 import { registerValidator } from './validation.js';
 import type { Obj, Sink } from './validate-networking-common.js';
@@ -40,12 +41,6 @@ registerValidator(KIND.WorkloadEntry, (spec, v) => {
     reportPort(v, 'spec.ports', toNumber(port));
   }
 });
-
-/** Go's multierror text for errors wrapped into one message (`1 error occurred:\n\t* ...\n\n`). */
-function multiErrorText(errors: string[]): string {
-  if (errors.length === 1) return `1 error occurred:\n\t* ${errors[0]}\n\n`;
-  return `${errors.length} errors occurred:\n\t${errors.map((e) => `* ${e}`).join('\n\t')}\n\n`;
-}
 
 function validateReadinessProbe(v: Sink, path: string, probe: Obj | undefined): void {
   if (!probe) return;
@@ -97,7 +92,7 @@ registerValidator(KIND.WorkloadGroup, (spec, v) => {
     const errors = labelErrors(labels);
     if (errors.length > 0) {
       // Istio wraps the label multierror into a single error, so its text keeps the list format.
-      v.error('spec.metadata.labels', `invalid labels: ${multiErrorText(errors)}`);
+      v.error('spec.metadata.labels', `invalid labels: ${goMultiErrorText(errors)}`);
       return;
     }
   }

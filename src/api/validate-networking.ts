@@ -11,3 +11,4 @@ import './validate-networking-envoyfilter.js';
 
 export type { AnalysisAwareIssue } from './validate-networking-common.js';
 export { isAnalysisAwareIssue } from './validate-networking-common.js';
+export { ENVOY_FILTER_APPLY_TO, ENVOY_FILTER_PATCH_OPERATIONS } from './validate-networking-envoyfilter.js';

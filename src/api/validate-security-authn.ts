@@ -1,7 +1,7 @@
 // PeerAuthentication and RequestAuthentication (security.istio.io) validation, as Istio 1.17's
 // ValidatePeerAuthentication, ValidateRequestAuthentication and validateJwtRule do it.
 import { checkWorkloadSelector, goAtoi, goAtoiError, goQuote, mapKeyPath } from './fields.js';
-import { goUrlPort, parseGoUrl } from './validate-security-go.js';
+import { goParseUrl, goUrlPort } from './goparse.js';
 import { jwksError } from './validate-security-jwks.js';
 import { headerValueError } from './validate-networking-http.js';
 import type { Obj, Sink } from './validate-networking-common.js';
@@ -29,7 +29,7 @@ export function validatePeerAuthentication(spec: Obj, v: Sink): void {
 
 /** security.ParseJwksURI: an http(s) URL with an optional numeric port. */
 export function jwksUriError(uri: string): string | undefined {
-  const parsed = parseGoUrl(uri);
+  const parsed = goParseUrl(uri);
   if (parsed.error !== undefined) return parsed.error;
   if (parsed.scheme !== 'http' && parsed.scheme !== 'https') {
     return `URI scheme ${goQuote(parsed.scheme)} is not supported`;

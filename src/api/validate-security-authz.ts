@@ -3,7 +3,7 @@
 // `invalid policy <name>.<namespace>:`, as multierror.Prefix does in Istio.
 import { checkWorkloadSelector } from './fields.js';
 import type { Resource } from './resource.js';
-import { multiErrorText, netipAddrError, netipPrefixError, goParseUint } from './validate-security-go.js';
+import { goMultiErrorText, goNetipAddrError, goNetipPrefixError, goParseUint } from './goparse.js';
 import type { Obj, Sink } from './validate-networking-common.js';
 import { asObj, enumName, field, list, msg, str, strList } from './validate-networking-common.js';
 
@@ -82,9 +82,9 @@ export function ipErrors(values: readonly string[]): EntryError[] {
   const errors: EntryError[] = [];
   for (const [index, value] of values.entries()) {
     if (value.includes('/')) {
-      const err = netipPrefixError(value);
+      const err = goNetipPrefixError(value);
       if (err) errors.push({ index, message: `bad CIDR range (${value}): ${err}` });
-    } else if (netipAddrError(value)) {
+    } else if (goNetipAddrError(value)) {
       errors.push({ index, message: `bad IP address (${value})` });
     }
   }
@@ -114,7 +114,7 @@ function mapKeyError(key: string): string | undefined {
 
 /** A multierror from ValidateIPs/ValidatePorts, printed with `%v` as Istio's wrapping message does. */
 function multi(errors: EntryError[]): string | undefined {
-  return errors.length === 0 ? undefined : multiErrorText(errors.map((e) => e.message));
+  return errors.length === 0 ? undefined : goMultiErrorText(errors.map((e) => e.message));
 }
 
 /** security.ValidateAttribute for a `when` condition's key and values. */

@@ -1,8 +1,9 @@
 // Telemetry (telemetry.istio.io) and WasmPlugin (extensions.istio.io) validation, as Istio 1.17's
 // ValidateTelemetry and ValidateWasmPlugin do it.
+import type { parse as CelParse } from '@bufbuild/cel';
+import { createRequire } from 'node:module';
 import { byteLength, checkWorkloadSelector, mapKeyPath } from './fields.js';
-import { celParseError } from './validate-security-cel.js';
-import { parseGoUrl } from './validate-security-go.js';
+import { goParseUrl } from './goparse.js';
 import type { Obj, Sink } from './validate-networking-common.js';
 import {
   asObj,
@@ -94,6 +95,41 @@ function checkTracing(v: Sink, tracing: unknown[]): void {
   }
 }
 
+// @bufbuild/cel is loaded on first use: loading it (with its protobuf runtime) takes a few hundred
+// milliseconds, which every `skiff analyze` run would pay, although few configs hold an access-log filter.
+let celParse: typeof CelParse | undefined;
+
+function loadCelParse(): typeof CelParse {
+  celParse ??= (createRequire(import.meta.url)('@bufbuild/cel') as { parse: typeof CelParse }).parse;
+  return celParse;
+}
+
+/** cel-go's limit on an expression's size, which Istio 1.17's parse enforces before parsing. */
+const CEL_MAX_CODE_POINTS = 100_000;
+
+/**
+ * Why an access-log filter expression is not valid CEL, or undefined when it parses. Istio 1.17 only parses
+ * it (cel-go `Env.Parse`, no type checking); the parse here is @bufbuild/cel's, so its error texts are that
+ * library's, not cel-go's. The size limit is checked first, with cel-go's text: it also keeps a pathological
+ * expression from stalling the parser, whose time grows faster than the input.
+ */
+function celParseError(expression: string): string | undefined {
+  const size = expression.length > CEL_MAX_CODE_POINTS ? [...expression].length : 0;
+  if (size > CEL_MAX_CODE_POINTS) {
+    return `ERROR: <input>:-1:0: expression code point size exceeds limit: size: ${size}, limit ${CEL_MAX_CODE_POINTS}`;
+  }
+  // Loaded outside the try: a missing library is a broken install, not a bad expression.
+  const parse = loadCelParse();
+  try {
+    parse(expression);
+    return undefined;
+  } catch (err) {
+    // Besides its syntax errors the parser can throw others (a RangeError for a bad `\x` escape or for
+    // nesting deeper than the stack allows); any of them means the expression is not accepted.
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
 function checkAccessLogging(v: Sink, logging: unknown[]): void {
   for (const [i, raw] of logging.entries()) {
     const entry = asObj(raw) ?? {};
@@ -122,7 +158,7 @@ const WASM_URL_SCHEMES = new Set(['', 'file', 'http', 'https', 'oci']);
 
 function wasmUrlError(url: string): string | undefined {
   if (url === '') return 'url field needs to be set';
-  const parsed = parseGoUrl(url);
+  const parsed = goParseUrl(url);
   if (parsed.error !== undefined) return `failed to parse url: ${parsed.error}`;
   if (!WASM_URL_SCHEMES.has(parsed.scheme)) return `url contains unsupported scheme: ${parsed.scheme}`;
   return undefined;

@@ -52,7 +52,7 @@ type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export async function analyzeCommand(paths: string[], flags: AnalyzeFlags, io: CommandIO): Promise<number> {
   const format = (flags.output ?? 'log').toLowerCase();
   if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
-    throw usageError(`${flags.output} not a valid option for format. See istioctl analyze --help`);
+    throw usageError(`${format} not a valid option for format. See istioctl analyze --help`);
   }
   const failureThreshold = thresholdFlag(flags.failureThreshold, 'Error');
   const outputThreshold = thresholdFlag(flags.outputThreshold, 'Info');
@@ -209,7 +209,8 @@ export function renderMessages(
   }
   const objects = messages.map((m) => messageObject(m, opts.fixHints));
   if (format === 'json') return goJsonIndent(objects);
-  return objects.length === 0 ? '[]' : stringify(objects, { indentSeq: false, lineWidth: 0 }).trimEnd();
+  // yaml.Marshal's text ends in a newline, and istioctl prints it with Fprintln: a blank line follows.
+  return objects.length === 0 ? '[]\n' : stringify(objects, { indentSeq: false, lineWidth: 0 });
 }
 
 function messageObject(m: Message, withHint: boolean): Record<string, string> {

@@ -3,21 +3,25 @@
  * returning the error text istioctl puts in IST0125 InvalidAnnotation.
  */
 import { parseDocument } from 'yaml';
-import { durationValue, fqdnError } from '../../api/index.js';
-import { goQuote } from '../goformat.js';
-import { atoi, parseAddr, parseBool, parsePrefix, parseUint, splitHostPort } from './annotations-goparse.js';
+import {
+  durationValue,
+  fqdnError,
+  goAtoi,
+  goAtoiError,
+  goMultiErrorText,
+  goNetipAddrError,
+  goNetipPrefixError,
+  goParseBoolError,
+  goParseUint,
+  goSplitHostPort,
+} from '../../api/index.js';
+import { goQuote } from '../../api/index.js';
 import { asObject } from './util.js';
 
 type Check = (value: string) => string | undefined;
 
-function validateBool(value: string): string | undefined {
-  const r = parseBool(value);
-  return r.ok ? undefined : r.error;
-}
-
 function validateUint32(value: string): string | undefined {
-  const r = parseUint(value, 32);
-  return r.ok ? undefined : r.error;
+  return goParseUint(value, 32).error;
 }
 
 function validateInterceptionMode(mode: string): string | undefined {
@@ -28,8 +32,8 @@ function validateInterceptionMode(mode: string): string | undefined {
 function cidrListError(cidrs: string): string | undefined {
   if (cidrs === '') return undefined;
   for (const cidr of cidrs.split(',')) {
-    const r = parsePrefix(cidr);
-    if (!r.ok) return `failed parsing cidr '${cidr}': ${r.error}`;
+    const err = goNetipPrefixError(cidr);
+    if (err !== undefined) return `failed parsing cidr '${cidr}': ${err}`;
   }
   return undefined;
 }
@@ -47,8 +51,8 @@ function validateExcludeIPRanges(ranges: string): string | undefined {
 
 /** Istio's parsePort: a trimmed 16-bit decimal. */
 function portError(portText: string): string | undefined {
-  const r = parseUint(portText.trim(), 16);
-  return r.ok ? undefined : `failed parsing port '${portText}': ${r.error}`;
+  const err = goParseUint(portText.trim(), 16).error;
+  return err === undefined ? undefined : `failed parsing port '${portText}': ${err}`;
 }
 
 /** Istio's parsePorts: the whole list trimmed, then split on commas (each element trimmed again). */
@@ -67,14 +71,6 @@ function validateStatusPort(port: string): string | undefined {
   return err === undefined ? undefined : `excludeInboundPorts invalid: ${err}`;
 }
 
-/** go-multierror's default list format, which ValidateMeshConfigProxyConfig's result prints with. */
-function multiErrorText(errors: readonly string[]): string | undefined {
-  if (errors.length === 0) return undefined;
-  const points = errors.map((e) => `* ${e}`).join('\n\t');
-  const head = errors.length === 1 ? '1 error occurred' : `${errors.length} errors occurred`;
-  return `${head}:\n\t${points}\n\n`;
-}
-
 function portRangeError(port: unknown): string | undefined {
   // Protobuf JSON takes an int32 as a number or a decimal string.
   const n =
@@ -84,14 +80,14 @@ function portRangeError(port: unknown): string | undefined {
 
 /** Istio's ValidateProxyAddress: `host:port` with a valid port and a DNS name or IP address. */
 function proxyAddressError(address: string): string | undefined {
-  const split = splitHostPort(address);
-  if (!split.ok) return `unable to split ${goQuote(address)}: ${split.error}`;
-  const port = atoi(split.value.port);
-  if (!port.ok) return `port (${split.value.port}) is not a number: ${port.error}`;
-  const range = portRangeError(port.value);
+  const split = goSplitHostPort(address);
+  if ('error' in split) return `unable to split ${goQuote(address)}: ${split.error}`;
+  const port = goAtoi(split.port);
+  if (port === undefined) return `port (${split.port}) is not a number: ${goAtoiError(split.port)}`;
+  const range = portRangeError(port);
   if (range !== undefined) return range;
-  const host = split.value.host;
-  if (fqdnError(host) !== undefined && !parseAddr(host).ok) {
+  const host = split.host;
+  if (fqdnError(host) !== undefined && goNetipAddrError(host) !== undefined) {
     return `${goQuote(host)} is not a valid hostname or an IP address`;
   }
   return undefined;
@@ -184,13 +180,14 @@ function validateProxyConfig(value: string): string | undefined {
   if (adminPort !== undefined) errors.push(`invalid proxy admin port: ${adminPort}`);
   const statusPort = portRangeError(config['statusPort']);
   if (statusPort !== undefined) errors.push(`invalid status port: ${statusPort}`);
-  return multiErrorText(errors);
+  // ValidateMeshConfigProxyConfig's go-multierror; no errors is a nil error.
+  return errors.length === 0 ? undefined : goMultiErrorText(errors);
 }
 
 /** Annotation name → check, as Istio 1.17's inject.AnnotationValidation. */
 const ANNOTATION_CHECKS: ReadonlyMap<string, Check> = new Map<string, Check>([
   ['sidecar.istio.io/interceptionMode', validateInterceptionMode],
-  ['sidecar.istio.io/enableCoreDump', validateBool],
+  ['sidecar.istio.io/enableCoreDump', goParseBoolError],
   ['status.sidecar.istio.io/port', validateStatusPort],
   ['readiness.status.sidecar.istio.io/initialDelaySeconds', validateUint32],
   ['readiness.status.sidecar.istio.io/periodSeconds', validateUint32],
@@ -203,7 +200,7 @@ const ANNOTATION_CHECKS: ReadonlyMap<string, Check> = new Map<string, Check>([
   ],
   ['traffic.sidecar.istio.io/excludeInboundPorts', (v) => portListError('excludeInboundPorts', v)],
   ['traffic.sidecar.istio.io/excludeOutboundPorts', (v) => portListError('excludeOutboundPorts', v)],
-  ['prometheus.istio.io/merge-metrics', validateBool],
+  ['prometheus.istio.io/merge-metrics', goParseBoolError],
   ['proxy.istio.io/config', validateProxyConfig],
 ]);
 

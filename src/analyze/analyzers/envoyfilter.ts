@@ -1,33 +1,8 @@
 import type { Resource } from '../../api/index.js';
-import { KIND, specOf } from '../../api/index.js';
+import { ENVOY_FILTER_APPLY_TO, ENVOY_FILTER_PATCH_OPERATIONS, KIND, specOf } from '../../api/index.js';
 import type { Analyzer, AnalysisContext } from '../analyzer.js';
 import { MESSAGE_TYPES } from '../messages.js';
 import { asArray, asObject, asString } from './util.js';
-
-const APPLY_TO = [
-  'INVALID',
-  'LISTENER',
-  'FILTER_CHAIN',
-  'NETWORK_FILTER',
-  'HTTP_FILTER',
-  'ROUTE_CONFIGURATION',
-  'VIRTUAL_HOST',
-  'HTTP_ROUTE',
-  'CLUSTER',
-  'EXTENSION_CONFIG',
-  'BOOTSTRAP',
-  'LISTENER_FILTER',
-];
-const OPERATIONS = [
-  'INVALID',
-  'MERGE',
-  'ADD',
-  'REMOVE',
-  'INSERT_BEFORE',
-  'INSERT_AFTER',
-  'INSERT_FIRST',
-  'REPLACE',
-];
 
 /** A proto enum given by name or by number, as its name. */
 function enumName(value: unknown, names: readonly string[]): string {
@@ -84,9 +59,9 @@ export const envoyFilterPatchAnalyzer: Analyzer = {
         if (!configPatch || !patch) break;
         const match = asObject(configPatch['match']);
         const instanceName = patchInstanceName(patch, match);
-        const applyTo = enumName(configPatch['applyTo'], APPLY_TO);
+        const applyTo = enumName(configPatch['applyTo'], ENVOY_FILTER_APPLY_TO);
         const routeLevel = applyTo === 'ROUTE_CONFIGURATION' || applyTo === 'HTTP_ROUTE';
-        switch (enumName(patch['operation'], OPERATIONS)) {
+        switch (enumName(patch['operation'], ENVOY_FILTER_PATCH_OPERATIONS)) {
           case 'ADD':
             if (routeLevel) ctx.report(MESSAGE_TYPES.EnvoyFilterUsesAddOperationIncorrectly, ef, []);
             break;
