@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ALL_ANALYZERS } from '../src/analyze/index.js';
@@ -148,6 +148,21 @@ describe('skiff analyze: bad input', { concurrency: 4 }, () => {
     assert.equal(run.code, 65);
   });
 
+  test('the parse-failure count is the number of files that failed (istioctl 1.17 always says 1)', async () => {
+    // Deliberate difference: istioctl counts one failed AddReaderKubeSource call; skiff counts files.
+    const dir = tempDir();
+    const a = write(dir, 'a.yaml', 'kind: Service\n');
+    const b = write(dir, 'b.yaml', 'kind: Service\n');
+    const run = await analyze([FILES_ONLY, dir]);
+    assert.equal(
+      run.stderr,
+      ADDING_FILES(`${a}:1: Service has no "apiVersion"`, `${b}:1: Service has no "apiVersion"`) +
+        'No validation issues found when analyzing namespace: default (but 2 files could not be parsed).\n' +
+        "Error: Some files couldn't be parsed.\n",
+    );
+    assert.equal(run.code, 65);
+  });
+
   test('a wrong apiVersion for an Istio kind is a parse error naming the served versions', async () => {
     const dir = tempDir();
     const file = write(
@@ -250,6 +265,7 @@ describe('skiff analyze: bad input', { concurrency: 4 }, () => {
     const started = performance.now();
     const run = await analyze([FILES_ONLY, '-n', 'istioinaction', big, DR]);
     const elapsed = performance.now() - started;
+    rmSync(big);
     assert.equal(
       run.stderr,
       ADDING_FILES(`${big}: file is too large to be a manifest (52428800 bytes, limit 33554432)`) +
@@ -571,7 +587,7 @@ items:
 describe('skiff analyze: output and thresholds', { concurrency: 4 }, () => {
   test('-o yaml prints the messages as sigs.k8s.io/yaml would and exits 0 even with errors', async () => {
     const run = await analyze([FILES_ONLY, '-n', 'istioinaction', '-o', 'yaml', BASE, VS]);
-    // The trailing newlines are checked by the KNOWN BUG test below.
+    // The trailing newlines are checked by the next test.
     assert.equal(run.stdout.replace(/\n+$/, '\n'), YAML_MESSAGES);
     assert.equal(run.stderr, '');
     assert.equal(run.code, 0);
@@ -581,7 +597,7 @@ describe('skiff analyze: output and thresholds', { concurrency: 4 }, () => {
     assert.equal(clean.code, 0);
   });
 
-  test('KNOWN BUG (src/cli/analyze.ts): -o yaml ends with a blank line, as istioctl Fprintln()s yaml.Marshal text that already ends in a newline', async () => {
+  test('-o yaml ends with a blank line, as istioctl Fprintln()s yaml.Marshal text that already ends in a newline', async () => {
     // istioctl/pkg/util/formatting formatter_test.go: Print(empty, YAMLFormat) == "[]\n"; analyze.go then fmt.Fprintln(output).
     const run = await analyze([FILES_ONLY, '-n', 'istioinaction', '-o', 'yaml', BASE, VS]);
     assert.equal(run.stdout, `${YAML_MESSAGES}\n`);
@@ -757,7 +773,7 @@ describe('skiff analyze: suppression', { concurrency: 4 }, () => {
     assert.equal(run.code, 1);
   });
 
-  test('KNOWN BUG (src/analyze/suppress.ts): an -S value with two = is invalid, as istioctl splits on every =', async () => {
+  test('an -S value with two = is invalid, as istioctl splits on every =', async () => {
     // istioctl: parts := strings.Split(s, "="); if len(parts) != 2 -> "... is not a valid suppression value".
     const run = await analyze([FILES_ONLY, '-S', 'IST0101=VirtualService a=b', VS]);
     assert.equal(
@@ -817,7 +833,7 @@ describe('skiff analyze: command line', { concurrency: 4 }, () => {
     assert.equal(run.code, 64);
   });
 
-  test('KNOWN BUG (src/cli/analyze.ts): a bad -o value is echoed lower-cased, as istioctl lower-cases it first', async () => {
+  test('a bad -o value is echoed lower-cased, as istioctl lower-cases it first', async () => {
     const run = await analyze([FILES_ONLY, '-o', 'TABLE', DR]);
     assert.equal(run.stderr, 'Error: table not a valid option for format. See istioctl analyze --help\n');
     assert.equal(run.code, 64);

@@ -15,8 +15,6 @@ import type { ScalarTag } from 'yaml';
  */
 
 const UNSUPPORTED: unique symbol = Symbol('unsupported');
-type Built = unknown;
-
 const CORE_TAGS = new Schema({}).tags.filter(
   (t): t is ScalarTag => !('collection' in t && t.collection) && t.default === true && !!t.test,
 );
@@ -61,7 +59,7 @@ export function fastNodeOffset(
 /** Entries of collections already looked into: the items of a long `List` are looked up one by one. */
 const childrenSeen = new WeakMap<CST.Token, Map<string | number, CST.Token | undefined>>();
 
-function build(token: CST.Token, depth: number): Built {
+function build(token: CST.Token, depth: number): unknown {
   if (depth > MAX_DEPTH) return UNSUPPORTED;
   switch (token.type) {
     case 'scalar':
@@ -274,7 +272,7 @@ const noteProblem = () => {
 };
 
 /** A scalar's value as the composer resolves it with the core schema and no tag. */
-function scalarValue(token: CST.FlowScalar | CST.BlockScalar, atKey: boolean): Built {
+function scalarValue(token: CST.FlowScalar | CST.BlockScalar, atKey: boolean): unknown {
   if (token.type === 'block-scalar' && atKey) return UNSUPPORTED;
   scalarProblem = false;
   const resolved = CST.resolveAsScalar(token, false, noteProblem);

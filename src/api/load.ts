@@ -122,7 +122,7 @@ function parseDocumentToken(
     return;
   }
   if (fast.value === null || fast.value === undefined) return;
-  const line = token.value ? source.lineAt(token.value.offset) : 1;
+  const line = token.value ? source.documentStartLine(token.value.offset) : 1;
   const compose = sliceComposer(source, token.offset, end);
   const position: Position = {
     file,
@@ -221,7 +221,7 @@ function addComposedDocument(
   const lines = source.lines();
   const position: Position = {
     file,
-    line: lineOfNode(doc.contents, lines) ?? 1,
+    line: doc.contents?.range ? source.documentStartLine(doc.contents.range[0]) : 1,
     base: [],
     lineAt: (path) => lineOfNode(nodeAt(doc, path), lines),
     origin: (at) => new Origin(file, at.line, doc, lines, at.base),
@@ -265,6 +265,29 @@ class SourceText {
 
   lineAt(offset: number): number {
     return this.lines().linePos(offset).line;
+  }
+
+  /**
+   * The line istioctl gives an object: the first line of its document that is neither blank nor `---`,
+   * so a comment heading the document counts. `contentOffset` is where the document's value starts.
+   */
+  documentStartLine(contentOffset: number): number {
+    const lines = this.lines().lineStarts;
+    let first = this.lineAt(contentOffset);
+    // Walk up over the comments and blank lines above the content, to just below the `---` or the file start.
+    while (first > 1) {
+      const above = this.lineText(lines, first - 2);
+      if (/^---\s*$/.test(above) || !/^\s*(#.*)?$/.test(above)) break;
+      first--;
+    }
+    while (first < this.lineAt(contentOffset) && this.lineText(lines, first - 1).trim() === '') first++;
+    return first;
+  }
+
+  private lineText(lineStarts: readonly number[], index: number): string {
+    const start = lineStarts[index] ?? this.text.length;
+    const end = lineStarts[index + 1] ?? this.text.length + 1;
+    return this.text.slice(start, end - 1).replace(/\r$/, '');
   }
 
   /**
