@@ -194,3 +194,78 @@ test('DestinationRule: subsets, exportTo and workload selector', () => {
     ['error spec.exportTo: destination rule with workload selector cannot have multiple entries in exportTo'],
   );
 });
+
+test('DestinationRule: values Istio cannot decode are errors, and the rest of the object is not checked', () => {
+  const tlsMode = 'istio.networking.v1alpha3.ClientTLSSettings.TLSmode';
+  assert.deepEqual(check('  host: reviews\n  trafficPolicy: {tls: {mode: STRICT}}\n'), [
+    `error spec.trafficPolicy.tls.mode: cannot decode spec.trafficPolicy.tls.mode: unknown value "STRICT" for enum ${tlsMode}`,
+  ]);
+  // Enum names are case-sensitive; the missing host is not reported, as Istio never validates the object.
+  assert.deepEqual(
+    check('  trafficPolicy: {tls: {mode: istio_mutual}, loadBalancer: {simple: ROUND_ROBINN}}\n'),
+    [
+      'error spec.trafficPolicy.loadBalancer.simple: cannot decode spec.trafficPolicy.loadBalancer.simple: unknown value "ROUND_ROBINN" for enum istio.networking.v1alpha3.LoadBalancerSettings.SimpleLB',
+      `error spec.trafficPolicy.tls.mode: cannot decode spec.trafficPolicy.tls.mode: unknown value "istio_mutual" for enum ${tlsMode}`,
+    ],
+  );
+  // The same checks reach into subsets and port-level settings, and snake_case field names.
+  assert.deepEqual(
+    check(
+      '  host: reviews\n  subsets:\n  - name: v1\n    traffic_policy: {port_level_settings: [{port: {number: 80}, tls: {mode: STRICT}}]}\n',
+    ),
+    [
+      `error spec.subsets[0].traffic_policy.port_level_settings[0].tls.mode: cannot decode spec.subsets[0].traffic_policy.port_level_settings[0].tls.mode: unknown value "STRICT" for enum ${tlsMode}`,
+    ],
+  );
+});
+
+test('DestinationRule: enums by number and integers as strings decode', () => {
+  // 2 is MUTUAL, which needs client certificates.
+  assert.deepEqual(check('  host: reviews\n  trafficPolicy: {tls: {mode: 2}}\n'), [
+    'error spec.trafficPolicy.tls.clientCertificate: client certificate required for mutual tls',
+    'error spec.trafficPolicy.tls.privateKey: private key required for mutual tls',
+  ]);
+  // 3 is ISTIO_MUTUAL; quoted integers are read as numbers.
+  assert.deepEqual(
+    check(`
+  host: reviews
+  trafficPolicy:
+    tls: {mode: 3}
+    connectionPool: {tcp: {maxConnections: "100"}, http: {h2UpgradePolicy: 1}}
+    outlierDetection: {consecutive5xxErrors: "7", maxEjectionPercent: "50"}
+    portLevelSettings: [{port: {number: "9080"}, loadBalancer: {simple: 4}}]
+`),
+    [],
+  );
+});
+
+test('DestinationRule: values of the wrong JSON type are decode errors', () => {
+  assert.deepEqual(
+    check(`
+  host: {name: reviews}
+  exportTo: "."
+  trafficPolicy:
+    connectionPool: {tcp: {maxConnections: many}, http: {useClientProtocol: "true", maxRetries: 1.5}}
+    outlierDetection: {consecutive5xxErrors: {value: 7}}
+  subsets:
+  - name: v1
+    labels: {version: 1}
+`),
+    [
+      'error spec.host: cannot decode spec.host: json: cannot unmarshal object into Go value of type string',
+      "error spec.trafficPolicy.connectionPool.tcp.maxConnections: cannot decode spec.trafficPolicy.connectionPool.tcp.maxConnections: invalid character 'm' looking for beginning of value",
+      'error spec.trafficPolicy.connectionPool.http.maxRetries: cannot decode spec.trafficPolicy.connectionPool.http.maxRetries: json: cannot unmarshal number 1.5 into Go value of type int32',
+      'error spec.trafficPolicy.connectionPool.http.useClientProtocol: cannot decode spec.trafficPolicy.connectionPool.http.useClientProtocol: json: cannot unmarshal string into Go value of type bool',
+      'error spec.trafficPolicy.outlierDetection.consecutive5xxErrors: cannot decode spec.trafficPolicy.outlierDetection.consecutive5xxErrors: json: cannot unmarshal object into Go value of type uint32',
+      'error spec.subsets[0].labels.version: cannot decode spec.subsets[0].labels.version: json: cannot unmarshal number into Go value of type string',
+      'error spec.exportTo: cannot decode spec.exportTo: json: cannot unmarshal string into Go value of type []json.RawMessage',
+    ],
+  );
+  // Durations keep the message they always had.
+  assert.deepEqual(
+    check('  host: reviews\n  trafficPolicy: {connectionPool: {tcp: {connectTimeout: 5}}}\n'),
+    [
+      'error spec.trafficPolicy.connectionPool.tcp.connectTimeout: json: cannot unmarshal number into Go value of type string',
+    ],
+  );
+});

@@ -156,10 +156,63 @@ test('Gateway: TLS modes, certificates and cipher suites', () => {
 });
 
 test('Gateway: a malformed spec does not crash the validator', () => {
-  const issues = check(`
-  servers: [null, "text", {port: "80", hosts: [1, null]}]
-`);
+  // Values of the wrong JSON type stop Istio's decoder, so they are all that is reported.
+  assert.deepEqual(check('  servers: [null, "text", {port: "80", hosts: [1, null]}]\n'), [
+    'error spec.servers[1]: cannot decode spec.servers[1]: json: cannot unmarshal string into Go value of type map[string]json.RawMessage',
+    'error spec.servers[2].port: cannot decode spec.servers[2].port: json: cannot unmarshal string into Go value of type map[string]json.RawMessage',
+    'error spec.servers[2].hosts[0]: cannot decode spec.servers[2].hosts[0]: json: cannot unmarshal number into Go value of type string',
+  ]);
+  const issues = check('  servers: [null, {port: {number: 80}, hosts: [null]}]\n');
   assert.ok(issues.includes('error spec.servers[0]: cannot have nil server'));
   assert.ok(issues.includes('error spec.servers[0]: server may not be nil'));
   assert.ok(issues.every((i) => !i.includes('internal validation failure')));
+});
+
+test('Gateway: an unknown TLS mode is one decode error, though the rules read the mode twice', () => {
+  assert.deepEqual(
+    check(`
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+    tls: {mode: ISTIO, httpsRedirect: true, credentialName: c}
+`),
+    [
+      'error spec.servers[0].tls.mode: cannot decode spec.servers[0].tls.mode: unknown value "ISTIO" for enum istio.networking.v1alpha3.ServerTLSSettings.TLSmode',
+    ],
+  );
+  // By number: 1 is SIMPLE, 4 is ISTIO_MUTUAL, and 3 (TLSV1_2) a protocol version.
+  assert.deepEqual(
+    check(`
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ["*"]
+    tls: {mode: 1}
+  - port: {number: "8443", name: mtls, protocol: HTTPS}
+    hosts: ["*"]
+    tls: {mode: 4, minProtocolVersion: 3}
+`),
+    [
+      'error spec.servers[0].tls.serverCertificate: SIMPLE TLS requires a server certificate',
+      'error spec.servers[0].tls.privateKey: SIMPLE TLS requires a private key',
+    ],
+  );
+});
+
+test('Gateway: values of the wrong JSON type are decode errors', () => {
+  assert.deepEqual(
+    check(`
+  selector: {istio: [ingressgateway]}
+  servers:
+  - port: {number: eighty, name: {a: b}, protocol: HTTP}
+    hosts: "*"
+    tls: {httpsRedirect: yes please}
+`),
+    [
+      "error spec.servers[0].port.number: cannot decode spec.servers[0].port.number: invalid character 'e' looking for beginning of value",
+      'error spec.servers[0].port.name: cannot decode spec.servers[0].port.name: json: cannot unmarshal object into Go value of type string',
+      'error spec.servers[0].hosts: cannot decode spec.servers[0].hosts: json: cannot unmarshal string into Go value of type []json.RawMessage',
+      'error spec.servers[0].tls.httpsRedirect: cannot decode spec.servers[0].tls.httpsRedirect: json: cannot unmarshal string into Go value of type bool',
+      'error spec.selector.istio: cannot decode spec.selector.istio: json: cannot unmarshal array into Go value of type string',
+    ],
+  );
 });

@@ -163,3 +163,44 @@ test('ServiceEntry: workload selector and exportTo', () => {
     ],
   );
 });
+
+test('ServiceEntry: an unknown resolution is a decode error; enums by number and quoted ports decode', () => {
+  assert.deepEqual(
+    check(`
+  hosts: [a.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS_RR
+  location: EXTERNAL
+`),
+    [
+      'error spec.location: cannot decode spec.location: unknown value "EXTERNAL" for enum istio.networking.v1alpha3.ServiceEntry.Location',
+      'error spec.resolution: cannot decode spec.resolution: unknown value "DNS_RR" for enum istio.networking.v1alpha3.ServiceEntry.Resolution',
+    ],
+  );
+  // 2 is DNS, so wildcard hosts need endpoints.
+  assert.deepEqual(
+    check(`
+  hosts: ["*.example.com"]
+  ports: [{number: "443", name: https, protocol: HTTPS}]
+  resolution: 2
+`),
+    ['error spec.hosts[0]: hosts must be FQDN if no endpoints are provided for resolution mode DNS'],
+  );
+});
+
+test('ServiceEntry: values of the wrong JSON type are decode errors', () => {
+  assert.deepEqual(
+    check(`
+  hosts: a.example.com
+  ports: {number: 80, name: http}
+  resolution: STATIC
+  endpoints: [{address: 10.0.0.1, ports: {http: http}, weight: -1}]
+`),
+    [
+      'error spec.hosts: cannot decode spec.hosts: json: cannot unmarshal string into Go value of type []json.RawMessage',
+      'error spec.ports: cannot decode spec.ports: json: cannot unmarshal object into Go value of type []json.RawMessage',
+      "error spec.endpoints[0].ports.http: cannot decode spec.endpoints[0].ports.http: invalid character 'h' looking for beginning of value",
+      'error spec.endpoints[0].weight: cannot decode spec.endpoints[0].weight: json: cannot unmarshal number -1 into Go value of type uint32',
+    ],
+  );
+});

@@ -168,3 +168,40 @@ test('Sidecar: outbound traffic policy', () => {
     ],
   );
 });
+
+test('Sidecar: an unknown outbound traffic policy mode is a decode error; modes by number decode', () => {
+  assert.deepEqual(check('  outboundTrafficPolicy: {mode: ALLOW_ALL}\n'), [
+    'error spec.outboundTrafficPolicy.mode: cannot decode spec.outboundTrafficPolicy.mode: unknown value "ALLOW_ALL" for enum istio.networking.v1alpha3.OutboundTrafficPolicy.Mode',
+  ]);
+  // 1 is ALLOW_ANY, which allows an egress proxy.
+  assert.deepEqual(
+    check(
+      '  outboundTrafficPolicy: {mode: 1, egressProxy: {host: egress.example.com, port: {number: 3128}}}\n',
+    ),
+    [],
+  );
+  // Proto3 enums are open: a number without a name decodes (and is not ALLOW_ANY).
+  assert.deepEqual(check('  outboundTrafficPolicy: {mode: 5}\n'), []);
+  assert.deepEqual(check('  outboundTrafficPolicy: {mode: 5, egressProxy: {host: egress.example.com}}\n'), [
+    'error spec.outboundTrafficPolicy.egressProxy: sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode',
+  ]);
+  assert.deepEqual(check('  outboundTrafficPolicy: {mode: 1.5}\n'), [
+    'error spec.outboundTrafficPolicy.mode: cannot decode spec.outboundTrafficPolicy.mode: json: cannot unmarshal number 1.5 into Go value of type protoreflect.EnumNumber',
+  ]);
+});
+
+test('Sidecar: values of the wrong JSON type are decode errors', () => {
+  assert.deepEqual(
+    check(`
+  workloadSelector: {labels: {app: true}}
+  egress: [{hosts: "./*", captureMode: iptables}]
+  ingress: [{port: {number: 9080, protocol: HTTP, name: http}, defaultEndpoint: [127.0.0.1:8080]}]
+`),
+    [
+      'error spec.workloadSelector.labels.app: cannot decode spec.workloadSelector.labels.app: json: cannot unmarshal bool into Go value of type string',
+      'error spec.ingress[0].defaultEndpoint: cannot decode spec.ingress[0].defaultEndpoint: json: cannot unmarshal array into Go value of type string',
+      'error spec.egress[0].captureMode: cannot decode spec.egress[0].captureMode: unknown value "iptables" for enum istio.networking.v1alpha3.CaptureMode',
+      'error spec.egress[0].hosts: cannot decode spec.egress[0].hosts: json: cannot unmarshal string into Go value of type []json.RawMessage',
+    ],
+  );
+});

@@ -232,7 +232,6 @@ test('VirtualService: durations, retries, fault injection and mirroring', () => 
     fault: {abort: {http2Error: x}}
     corsPolicy: {allowOrigins: [{exact: ""}, {regex: "*"}], allowMethods: [get], allowHeaders: [""], maxAge: 1500ms}
   - route: [{destination: {host: a}}]
-    timeout: soon
     fault: {}
 `),
     [
@@ -256,8 +255,12 @@ test('VirtualService: durations, retries, fault injection and mirroring', () => 
       'error spec.http[1].fault.abort.http2Error: HTTP/2 abort fault injection not supported yet',
       'error spec.http[1].retries.attempts: http retry policy configured when attempts are set to 0 (disabled)',
       'error spec.http[2].fault: HTTP fault injection must have an abort and/or a delay',
-      'error spec.http[2].timeout: bad Duration: time: invalid duration "soon"',
     ],
+  );
+  // A duration Go cannot parse stops Istio's decoder: nothing else in the object is checked.
+  assert.deepEqual(
+    check('  hosts: [a]\n  http:\n  - route: [{destination: {host: a}}]\n    timeout: soon\n    fault: {}\n'),
+    ['error spec.http[0].timeout: bad Duration: time: invalid duration "soon"'],
   );
 });
 

@@ -265,10 +265,20 @@ test('AuthorizationPolicy: a DENY rule with only HTTP attributes warns once, at 
 });
 
 test('AuthorizationPolicy: values of the wrong type never crash the validator', () => {
-  assert.deepEqual(check('  rules: "x"\n  action: [1]\n  selector: 3\n'), []);
+  // Istio's decoder rejects these before any rule runs.
+  assert.deepEqual(check('  rules: "x"\n  action: [1]\n  selector: 3\n'), [
+    'error spec.selector: cannot decode spec.selector: json: cannot unmarshal number into Go value of type map[string]json.RawMessage',
+    'error spec.rules: cannot decode spec.rules: json: cannot unmarshal string into Go value of type []json.RawMessage',
+    'error spec.action: cannot decode spec.action: json: cannot unmarshal array into Go value of type protoreflect.EnumNumber',
+  ]);
   assert.deepEqual(check('  rules:\n  - from: 1\n    to: {a: 1}\n    when: [null, 3]\n'), [
+    'error spec.rules[0].from: cannot decode spec.rules[0].from: json: cannot unmarshal number into Go value of type []json.RawMessage',
+    'error spec.rules[0].to: cannot decode spec.rules[0].to: json: cannot unmarshal object into Go value of type []json.RawMessage',
+    'error spec.rules[0].when[1]: cannot decode spec.rules[0].when[1]: json: cannot unmarshal number into Go value of type map[string]json.RawMessage',
+  ]);
+  // null decodes as unset, so the rules still run.
+  assert.deepEqual(check('  rules:\n  - when: [null]\n'), [
     `error spec.rules[0].when[0]: ${P} \`key\` must not be empty`,
-    `error spec.rules[0].when[1]: ${P} \`key\` must not be empty`,
   ]);
 });
 
@@ -303,4 +313,36 @@ spec:
     /Error \[IST0106\] \(Telemetry istio-system\/mesh-default [^)]*\) Schema validation error: must be a valid CEL expression, <input>:1:15: found > but expecting end of input\n/,
   );
   assert.equal(run.code, 79);
+});
+
+test('AuthorizationPolicy: an unknown action is a decode error; an action may be given by number', () => {
+  assert.deepEqual(check('  action: REJECT\n  rules: [{}]\n'), [
+    'error spec.action: cannot decode spec.action: unknown value "REJECT" for enum istio.security.v1beta1.AuthorizationPolicy.Action',
+  ]);
+  // 1 is DENY, which needs rules; 0 is ALLOW.
+  assert.deepEqual(check('  action: 1\n'), [
+    `error spec.rules: ${P} DENY action without \`rules\` is meaningless as it will never be triggered, add an empty rule \`{}\` if you want it be triggered for every request`,
+  ]);
+  assert.deepEqual(check('  action: 0\n  rules: [{}]\n'), []);
+});
+
+test('AuthorizationPolicy: ports are strings; numbers and other wrong JSON types are decode errors', () => {
+  assert.deepEqual(check('  rules:\n  - to: [{operation: {ports: ["8080"], notPorts: ["9090"]}}]\n'), []);
+  assert.deepEqual(
+    check(`
+  selector: {matchLabels: {app: {name: httpbin}}}
+  rules:
+  - from: [{source: {principals: "cluster.local/ns/foo/sa/bar", namespaces: [{name: foo}]}}]
+    to: [{operation: {ports: [8080, "9090"], methods: GET}}]
+    when: [{key: "request.headers[x]", values: x}]
+`),
+    [
+      'error spec.selector.matchLabels.app: cannot decode spec.selector.matchLabels.app: json: cannot unmarshal object into Go value of type string',
+      'error spec.rules[0].from[0].source.principals: cannot decode spec.rules[0].from[0].source.principals: json: cannot unmarshal string into Go value of type []json.RawMessage',
+      'error spec.rules[0].from[0].source.namespaces[0]: cannot decode spec.rules[0].from[0].source.namespaces[0]: json: cannot unmarshal object into Go value of type string',
+      'error spec.rules[0].to[0].operation.ports[0]: cannot decode spec.rules[0].to[0].operation.ports[0]: json: cannot unmarshal number into Go value of type string',
+      'error spec.rules[0].to[0].operation.methods: cannot decode spec.rules[0].to[0].operation.methods: json: cannot unmarshal string into Go value of type []json.RawMessage',
+      'error spec.rules[0].when[0].values: cannot decode spec.rules[0].when[0].values: json: cannot unmarshal string into Go value of type []json.RawMessage',
+    ],
+  );
 });

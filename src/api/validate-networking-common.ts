@@ -11,6 +11,8 @@ import {
   portError,
   wildcardDomainError,
 } from './fields.js';
+import type { ProtoEnumName } from './validate-decode-schema.js';
+import { PROTO_ENUMS } from './validate-decode-schema.js';
 import type { ValidationIssue } from './validation.js';
 
 export type Obj = Record<string, unknown>;
@@ -40,6 +42,8 @@ export function counting(v: Sink): Sink & { errors: number } {
 }
 
 // ---- access to decoded JSON, with protobuf JSON rules (camelCase or proto snake_case names) ----
+// Rules run only on specs that decode into their proto (validate-decode.ts), so a field present here has the
+// JSON type its proto field takes; the fallbacks for other types only keep a misused reader from throwing.
 
 export function asObj(value: unknown): Obj | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Obj) : undefined;
@@ -116,10 +120,14 @@ export function stringEntries(o: Obj | undefined, name: string): [string, string
   return entries(o, name).map(([k, v]) => [k, typeof v === 'string' ? v : v === null ? '' : String(v)]);
 }
 
-/** An enum field given by name or number; unknown values read as the zero value. */
-export function enumName(o: Obj | undefined, name: string, names: readonly string[]): string {
+/**
+ * An enum field (`enumType` is the proto enum's full name), given by value name or number; unset reads as the
+ * zero value. Proto3 enums are open: a number with no name reads as its digits, as Go's `%v` prints it.
+ */
+export function enumName(o: Obj | undefined, name: string, enumType: ProtoEnumName): string {
+  const names: readonly string[] = PROTO_ENUMS[enumType];
   const v = field(o, name);
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < names.length) return names[v] ?? '';
+  if (typeof v === 'number' && Number.isInteger(v)) return names[v] ?? String(v);
   if (typeof v === 'string' && names.includes(v)) return v;
   return names[0] ?? '';
 }

@@ -31,8 +31,8 @@ import {
   wrapperNumber,
 } from './validate-networking-common.js';
 
-const CLIENT_TLS_MODES = ['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL'] as const;
-const H2_UPGRADE_POLICIES = ['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE'] as const;
+const CLIENT_TLS_MODE = 'istio.networking.v1alpha3.ClientTLSSettings.TLSmode';
+const H2_UPGRADE_POLICY = 'istio.networking.v1alpha3.ConnectionPoolSettings.HTTPSettings.H2UpgradePolicy';
 
 function checkDurationField(v: Sink, path: string, o: Obj | undefined, name: string): void {
   if (has(o, name)) checkDuration(v, `${path}.${name}`, field(o, name));
@@ -80,7 +80,7 @@ function validateConnectionPool(v: Sink, path: string, pool: Obj | undefined): v
     for (const [name, message] of nonNegative) if (num(http, name) < 0) v.error(`${hp}.${name}`, message);
     checkDurationField(v, hp, http, 'idleTimeout');
     if (
-      enumName(http, 'h2UpgradePolicy', H2_UPGRADE_POLICIES) === 'UPGRADE' &&
+      enumName(http, 'h2UpgradePolicy', H2_UPGRADE_POLICY) === 'UPGRADE' &&
       bool(http, 'useClientProtocol')
     ) {
       v.error(
@@ -223,7 +223,7 @@ function validateLoadBalancer(v: Sink, path: string, lb: Obj | undefined, outlie
 
 function validateClientTLS(v: Sink, path: string, tls: Obj | undefined): void {
   if (!tls) return;
-  const mode = enumName(tls, 'mode', CLIENT_TLS_MODES);
+  const mode = enumName(tls, 'mode', CLIENT_TLS_MODE);
   if ((mode === 'SIMPLE' || mode === 'MUTUAL') && str(tls, 'credentialName') !== '') {
     // The credentials come from the secret, so no file paths may be given.
     if (str(tls, 'clientCertificate') || str(tls, 'caCertificates') || str(tls, 'privateKey')) {

@@ -1,6 +1,7 @@
 // EnvoyFilter and ProxyConfig (networking.istio.io): Istio 1.17's ValidateEnvoyFilter and ValidateProxyConfig.
 import { checkWorkloadSelector, goQuote, re2Error } from './fields.js';
 import { KIND } from './kinds.js';
+import { PROTO_ENUMS } from './validate-decode-schema.js';
 import { registerValidator } from './validation.js';
 import type { Obj, Sink } from './validate-networking-common.js';
 import {
@@ -16,32 +17,12 @@ import {
   wrapperNumber,
 } from './validate-networking-common.js';
 
+const APPLY_TO = 'istio.networking.v1alpha3.EnvoyFilter.ApplyTo';
+const PATCH_OPERATION = 'istio.networking.v1alpha3.EnvoyFilter.Patch.Operation';
 /** EnvoyFilter.ApplyTo enum names by number (also read by the EnvoyFilter analyzer). */
-export const ENVOY_FILTER_APPLY_TO = [
-  'INVALID',
-  'LISTENER',
-  'FILTER_CHAIN',
-  'NETWORK_FILTER',
-  'HTTP_FILTER',
-  'ROUTE_CONFIGURATION',
-  'VIRTUAL_HOST',
-  'HTTP_ROUTE',
-  'CLUSTER',
-  'EXTENSION_CONFIG',
-  'BOOTSTRAP',
-  'LISTENER_FILTER',
-] as const;
+export const ENVOY_FILTER_APPLY_TO = PROTO_ENUMS[APPLY_TO];
 /** EnvoyFilter.Patch.Operation enum names by number (also read by the EnvoyFilter analyzer). */
-export const ENVOY_FILTER_PATCH_OPERATIONS = [
-  'INVALID',
-  'MERGE',
-  'ADD',
-  'REMOVE',
-  'INSERT_BEFORE',
-  'INSERT_AFTER',
-  'INSERT_FIRST',
-  'REPLACE',
-] as const;
+export const ENVOY_FILTER_PATCH_OPERATIONS = PROTO_ENUMS[PATCH_OPERATION];
 
 const HTTP_CONNECTION_MANAGER = 'envoy.filters.network.http_connection_manager';
 
@@ -136,7 +117,7 @@ function validateConfigPatch(v: Sink, path: string, raw: unknown): void {
     v.error(path, 'Envoy filter: null config patch');
     return;
   }
-  const applyTo = enumName(cp, 'applyTo', ENVOY_FILTER_APPLY_TO);
+  const applyTo = enumName(cp, 'applyTo', APPLY_TO);
   if (applyTo === 'INVALID') {
     v.error(`${path}.applyTo`, 'Envoy filter: missing applyTo');
     return;
@@ -146,7 +127,7 @@ function validateConfigPatch(v: Sink, path: string, raw: unknown): void {
     v.error(`${path}.patch`, 'Envoy filter: missing patch');
     return;
   }
-  const operation = enumName(patch, 'operation', ENVOY_FILTER_PATCH_OPERATIONS);
+  const operation = enumName(patch, 'operation', PATCH_OPERATION);
   if (operation === 'INVALID') {
     v.error(`${path}.patch.operation`, 'Envoy filter: missing patch operation');
     return;

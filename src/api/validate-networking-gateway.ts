@@ -1,6 +1,7 @@
 // Gateway (networking.istio.io): Istio 1.17's ValidateGateway, validateServer and validateTLSOptions.
 import { goList, goQuote, ipAddressError, isDns1123Label, unixAddressError } from './fields.js';
 import { KIND } from './kinds.js';
+import { PROTO_ENUMS } from './validate-decode-schema.js';
 import { registerValidator } from './validation.js';
 import type { Obj, Sink } from './validate-networking-common.js';
 import {
@@ -22,14 +23,9 @@ import {
 } from './validate-networking-common.js';
 
 /** ServerTLSSettings.TLSmode; the zero value is PASSTHROUGH. */
-export const SERVER_TLS_MODES = [
-  'PASSTHROUGH',
-  'SIMPLE',
-  'MUTUAL',
-  'AUTO_PASSTHROUGH',
-  'ISTIO_MUTUAL',
-] as const;
-const TLS_PROTOCOLS = ['TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'] as const;
+const SERVER_TLS_MODE = 'istio.networking.v1alpha3.ServerTLSSettings.TLSmode';
+export const SERVER_TLS_MODES = PROTO_ENUMS[SERVER_TLS_MODE];
+const TLS_PROTOCOL = 'istio.networking.v1alpha3.ServerTLSSettings.TLSProtocol';
 
 /** The cipher suites Envoy (BoringSSL) accepts for a gateway server (pkg/config/security). */
 const VALID_CIPHER_SUITES = new Set([
@@ -60,13 +56,13 @@ function isValidCipherSuite(cs: string): boolean {
 }
 
 export function serverTLSMode(tls: Obj): string {
-  return enumName(tls, 'mode', SERVER_TLS_MODES);
+  return enumName(tls, 'mode', SERVER_TLS_MODE);
 }
 
 /** Istio's validateTLSOptions for ServerTLSSettings (Gateway servers and Sidecar ingress listeners). */
 export function validateServerTLS(v: Sink, path: string, tls: Obj | undefined): void {
   if (!tls) return;
-  const minVersion = enumName(tls, 'minProtocolVersion', TLS_PROTOCOLS);
+  const minVersion = enumName(tls, 'minProtocolVersion', TLS_PROTOCOL);
   const ciphers = strList(tls, 'cipherSuites');
   if ((minVersion === 'TLSV1_0' || minVersion === 'TLSV1_1') && ciphers.length === 0) {
     v.warn(

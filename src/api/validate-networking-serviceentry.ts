@@ -35,7 +35,7 @@ import {
   toNumber,
 } from './validate-networking-common.js';
 
-const RESOLUTIONS = ['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN'] as const;
+const RESOLUTION = 'istio.networking.v1alpha3.ServiceEntry.Resolution';
 
 /** The ports of an endpoint: each must name a service port, with a valid name and number. */
 function validateEndpointPorts(v: Sink, path: string, endpoint: Obj, servicePorts: Set<string>): void {
@@ -70,7 +70,7 @@ registerValidator(KIND.ServiceEntry, (spec, v, r) => {
     if (err) v.error(`spec.hosts[${i}]`, err);
   }
 
-  const resolution = enumName(spec, 'resolution', RESOLUTIONS);
+  const resolution = enumName(spec, 'resolution', RESOLUTION);
   const addresses = strList(spec, 'addresses');
   let cidrFound = false;
   for (const [i, address] of addresses.entries()) {

@@ -26,8 +26,8 @@ import {
 } from './validate-networking-common.js';
 import { serverTLSMode, validateServerTLS } from './validate-networking-gateway.js';
 
-const CAPTURE_MODES = ['DEFAULT', 'IPTABLES', 'NONE'] as const;
-const OUTBOUND_MODES = ['REGISTRY_ONLY', 'ALLOW_ANY'] as const;
+const CAPTURE_MODE = 'istio.networking.v1alpha3.CaptureMode';
+const OUTBOUND_MODE = 'istio.networking.v1alpha3.OutboundTrafficPolicy.Mode';
 
 function report(v: Sink, path: string, err: string | undefined): void {
   if (err) v.error(path, err);
@@ -165,7 +165,7 @@ function validateEgress(v: Sink, egress: unknown[], namespace: string): void {
         } else {
           report(v, `${at}.bind`, unixAddressError(bind.slice('unix://'.length)));
         }
-        const captureMode = enumName(listener, 'captureMode', CAPTURE_MODES);
+        const captureMode = enumName(listener, 'captureMode', CAPTURE_MODE);
         if (captureMode !== 'DEFAULT' && captureMode !== 'NONE') {
           v.error(
             `${at}.captureMode`,
@@ -192,7 +192,7 @@ function validateEgress(v: Sink, egress: unknown[], namespace: string): void {
 function validateOutboundTrafficPolicy(v: Sink, path: string, policy: Obj | undefined): void {
   const egressProxy = msg(policy, 'egressProxy');
   if (!policy || !egressProxy) return;
-  if (enumName(policy, 'mode', OUTBOUND_MODES) !== 'ALLOW_ANY') {
+  if (enumName(policy, 'mode', OUTBOUND_MODE) !== 'ALLOW_ANY') {
     v.error(
       `${path}.egressProxy`,
       'sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode',

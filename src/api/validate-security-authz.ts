@@ -7,7 +7,7 @@ import { goMultiErrorText, goNetipAddrError, goNetipPrefixError, goParseUint } f
 import type { Obj, Sink } from './validate-networking-common.js';
 import { asObj, enumName, field, list, msg, str, strList } from './validate-networking-common.js';
 
-const ACTIONS = ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'] as const;
+const ACTION = 'istio.security.v1beta1.AuthorizationPolicy.Action';
 
 /** Source fields with the names pkg/config/security uses in `empty value not allowed, found in %s`. */
 const SOURCE_FIELDS = [
@@ -265,7 +265,7 @@ export function validateAuthorizationPolicy(spec: Obj, sink: Sink, r: Resource):
 
   checkWorkloadSelector(v, 'spec.selector', field(spec, 'selector'));
 
-  const action = enumName(spec, 'action', ACTIONS);
+  const action = enumName(spec, 'action', ACTION);
   // jsonpb decodes `rules: []` to a nil list, the same as no rules at all.
   const rules = list(spec, 'rules');
   const provider = msg(spec, 'provider');

@@ -40,7 +40,11 @@ function checkMetrics(v: Sink, metrics: unknown[]): void {
         const tagPath = mapKeyPath(`${overridePath}.tagOverrides`, tag);
         if (tag === '') v.warn(tagPath, 'tagOverrides.name may not be empty');
         const tagOverride = asObj(rawTag) ?? {};
-        const operation = enumName(tagOverride, 'operation', ['UPSERT', 'REMOVE']);
+        const operation = enumName(
+          tagOverride,
+          'operation',
+          'istio.telemetry.v1alpha1.MetricsOverrides.TagOverride.Operation',
+        );
         const value = str(tagOverride, 'value');
         if (operation === 'UPSERT' && value === '') {
           v.error(tagPath, 'tagOverrides.value must be set set when operation is UPSERT');

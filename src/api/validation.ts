@@ -1,6 +1,7 @@
 import { groupKindKey } from './kinds.js';
 import type { JsonObject, Resource } from './resource.js';
 import { specOf } from './resource.js';
+import { specDecodeProblems } from './validate-decode.js';
 
 export interface ValidationIssue {
   level: 'error' | 'warning';
@@ -54,13 +55,16 @@ export function hasValidator(kindKey: string): boolean {
 export function validateResource(r: Resource): ValidationIssue[] {
   const v = new IssueCollector();
   validateTopLevel(r, v);
-  const fn = validators.get(groupKindKey(r.info));
-  if (fn) {
-    try {
-      fn(specOf(r), v, r);
-    } catch (err) {
-      v.error('spec', `internal validation failure: ${(err as Error).message}`);
-    }
+  const key = groupKindKey(r.info);
+  const fn = validators.get(key);
+  try {
+    // Istio decodes the spec into its proto before any rule runs and never validates an object it cannot
+    // decode; so the rules below only ever see values of the types the proto gives.
+    const problems = specDecodeProblems(key, specOf(r));
+    for (const p of problems) v.error(p.path, p.message);
+    if (fn && problems.length === 0) fn(specOf(r), v, r);
+  } catch (err) {
+    v.error('spec', `internal validation failure: ${(err as Error).message}`);
   }
   return v.issues;
 }
