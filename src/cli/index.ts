@@ -1,3 +1,6 @@
 export { runCli, normalizeBooleanFlags } from './program.js';
 export type { CommandIO } from './io.js';
 export { EXIT } from './errors.js';
+export { TabWriter, tabulate, TABWRITER_FLAGS } from './tabwriter.js';
+export type { TabWriterOptions } from './tabwriter.js';
+export { goSortSlice } from './configdump-gosort.js';

@@ -3,6 +3,7 @@ import { analyzeCommand } from './analyze.js';
 import type { AnalyzeFlags } from './analyze.js';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
+import { registerProxyConfig } from './proxy-config.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -83,6 +84,8 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
     .action(async (files: string[], opts: AnalyzeFlags) => {
       setExit(await analyzeCommand(files, opts, io));
     });
+
+  registerProxyConfig(program, io, setExit);
 
   return program;
 }
