@@ -3,51 +3,49 @@ import { KIND, specOf } from '../../api/index.js';
 import type { ConfigSnapshot } from '../../model/index.js';
 import type { Analyzer, AnalysisContext } from '../analyzer.js';
 import { MESSAGE_TYPES } from '../messages.js';
-import {
-  asArray,
-  asObject,
-  labelSelectorString,
-  podInMesh,
-  selectorMatches,
-  stringMap,
-  workloads,
-} from './util.js';
+import { LabelIndex } from './label-index.js';
+import { asArray, asObject, labelSelectorString, podInMesh, stringMap, workloads } from './util.js';
 
-/** Labels of in-mesh workloads, by namespace (a namespace with workloads but none in the mesh maps to []). */
-function meshWorkloadLabels(snapshot: ConfigSnapshot): Map<string, Record<string, string>[]> {
-  const out = new Map<string, Record<string, string>[]>();
+type Labels = Record<string, string>;
+
+/** Labels of in-mesh workloads, indexed mesh-wide and by namespace. */
+interface MeshWorkloads {
+  all: LabelIndex<Labels>;
+  /** A namespace with workloads but none in the mesh has an empty index. */
+  byNamespace: Map<string, LabelIndex<Labels>>;
+}
+
+function meshWorkloads(snapshot: ConfigSnapshot): MeshWorkloads {
+  const labelsByNamespace = new Map<string, Labels[]>();
   for (const w of workloads(snapshot)) {
-    let list = out.get(w.namespace);
-    if (!list) out.set(w.namespace, (list = []));
+    let list = labelsByNamespace.get(w.namespace);
+    if (!list) labelsByNamespace.set(w.namespace, (list = []));
     if (podInMesh(snapshot, w)) list.push(w.labels);
   }
-  return out;
+  const byNamespace = new Map<string, LabelIndex<Labels>>();
+  for (const [ns, list] of labelsByNamespace) byNamespace.set(ns, new LabelIndex(list, (l) => l));
+  return { all: new LabelIndex([...labelsByNamespace.values()].flat(), (l) => l), byNamespace };
 }
 
-function anyMatches(selector: Record<string, string>, labelSets: readonly Record<string, string>[]): boolean {
-  return labelSets.some((labels) => selectorMatches(selector, labels));
+function anyMatches(selector: Labels, workloads: LabelIndex<Labels> | undefined): boolean {
+  return workloads?.first(selector) !== undefined;
 }
 
-function checkWorkloads(
-  ctx: AnalysisContext,
-  ap: Resource,
-  byNamespace: Map<string, Record<string, string>[]>,
-): void {
+function checkWorkloads(ctx: AnalysisContext, ap: Resource, mesh: MeshWorkloads): void {
   const ns = ap.metadata.namespace ?? '';
   const selectorField = specOf(ap)['selector'];
   const hasSelector = selectorField !== undefined && selectorField !== null;
   const matchLabels = stringMap(asObject(asObject(selectorField)?.['matchLabels']));
   if (ns === ctx.snapshot.mesh.rootNamespace) {
     // A root-namespace policy applies mesh-wide: any in-mesh workload anywhere may match it.
-    const all = [...byNamespace.values()].flat();
-    if (hasSelector && !anyMatches(matchLabels, all)) {
+    if (hasSelector && !anyMatches(matchLabels, mesh.all)) {
       ctx.report(MESSAGE_TYPES.NoMatchingWorkloadsFound, ap, [labelSelectorString(matchLabels)]);
     }
     return;
   }
-  const local = byNamespace.get(ns) ?? [];
+  const local = mesh.byNamespace.get(ns);
   if (!hasSelector) {
-    if (local.length === 0) ctx.report(MESSAGE_TYPES.NoMatchingWorkloadsFound, ap, ['']);
+    if ((local?.size ?? 0) === 0) ctx.report(MESSAGE_TYPES.NoMatchingWorkloadsFound, ap, ['']);
     return;
   }
   if (!anyMatches(matchLabels, local)) {
@@ -95,9 +93,9 @@ export const authorizationPoliciesAnalyzer: Analyzer = {
   description: 'Checks the validity of authorization policies',
   inputs: [KIND.AuthorizationPolicy, KIND.Namespace, KIND.Pod],
   analyze(ctx) {
-    const byNamespace = meshWorkloadLabels(ctx.snapshot);
+    const mesh = meshWorkloads(ctx.snapshot);
     for (const ap of ctx.snapshot.list(KIND.AuthorizationPolicy)) {
-      checkWorkloads(ctx, ap, byNamespace);
+      checkWorkloads(ctx, ap, mesh);
       checkNamespaces(ctx, ap);
     }
   },

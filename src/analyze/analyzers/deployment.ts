@@ -2,7 +2,8 @@ import type { Resource } from '../../api/index.js';
 import { KIND, specOf } from '../../api/index.js';
 import type { Analyzer, AnalysisContext } from '../analyzer.js';
 import { MESSAGE_TYPES } from '../messages.js';
-import { asArray, asObject, asString, podInMesh, selectorMatches, stringMap } from './util.js';
+import { SelectorIndex, indexByNamespace } from './label-index.js';
+import { asArray, asObject, asString, podInMesh, stringMap } from './util.js';
 
 interface ServicePort {
   port: number;
@@ -26,30 +27,43 @@ function targetPortText(port: number, target: unknown): string {
   return text === '' || text === '0' ? String(port) : text;
 }
 
-/** Services in the Deployment's namespace whose non-empty selector matches its pod template labels. */
-function matchingServices(ctx: AnalysisContext, dep: Resource): MatchingService[] {
-  const ns = dep.metadata.namespace ?? '';
-  const template = asObject(specOf(dep)['template']);
-  const podLabels = stringMap(asObject(asObject(template?.['metadata'])?.['labels']));
-  const out: MatchingService[] = [];
-  for (const svc of ctx.snapshot.list(KIND.Service)) {
-    if ((svc.metadata.namespace ?? '') !== ns) continue;
+/** A Service with a non-empty selector, as the checks below read it. */
+interface SelectingService extends MatchingService {
+  namespace: string;
+  selector: Record<string, string>;
+}
+
+function servicePorts(svc: Resource): ServicePort[] {
+  return asArray(specOf(svc)['ports']).map((raw) => {
+    const p = asObject(raw);
+    const port = portNumber(p?.['port']);
+    return {
+      port,
+      protocol: asString(p?.['protocol']) || 'TCP',
+      targetPort: targetPortText(port, p?.['targetPort']),
+    };
+  });
+}
+
+/**
+ * Services that select something (a non-empty selector), by namespace, indexed by selector: each Service's
+ * selector and ports are read once instead of once per Deployment.
+ */
+function selectingServicesByNamespace(
+  services: readonly Resource[],
+): Map<string, SelectorIndex<SelectingService>> {
+  const selecting: SelectingService[] = [];
+  for (const svc of services) {
     const selector = stringMap(asObject(specOf(svc)['selector']));
-    if (Object.keys(selector).length === 0 || !selectorMatches(selector, podLabels)) continue;
-    out.push({
-      name: `${ns}/${svc.metadata.name}`,
-      ports: asArray(specOf(svc)['ports']).map((raw) => {
-        const p = asObject(raw);
-        const port = portNumber(p?.['port']);
-        return {
-          port,
-          protocol: asString(p?.['protocol']) || 'TCP',
-          targetPort: targetPortText(port, p?.['targetPort']),
-        };
-      }),
-    });
+    if (Object.keys(selector).length === 0) continue;
+    const ns = svc.metadata.namespace ?? '';
+    selecting.push({ namespace: ns, name: `${ns}/${svc.metadata.name}`, ports: servicePorts(svc), selector });
   }
-  return out;
+  return indexByNamespace(
+    selecting,
+    (s) => s.namespace,
+    (group) => new SelectorIndex(group, (s) => s.selector),
+  );
 }
 
 /** IST0116: one port number served with different protocols by the Deployment's services. */
@@ -101,17 +115,21 @@ export const deploymentMultiServiceAnalyzer: Analyzer = {
   description: 'Checks association between services and pods',
   inputs: [KIND.Service, KIND.Deployment, KIND.Namespace],
   analyze(ctx) {
+    const servicesByNamespace = selectingServicesByNamespace(ctx.snapshot.list(KIND.Service));
     for (const dep of ctx.snapshot.list(KIND.Deployment)) {
+      const namespace = dep.metadata.namespace ?? '';
       const template = asObject(specOf(dep)['template']);
       const meta = asObject(template?.['metadata']);
+      const labels = stringMap(asObject(meta?.['labels']));
       const inMesh = podInMesh(ctx.snapshot, {
-        namespace: dep.metadata.namespace ?? '',
-        labels: stringMap(asObject(meta?.['labels'])),
+        namespace,
+        labels,
         annotations: stringMap(asObject(meta?.['annotations'])),
         podSpec: asObject(template?.['spec']) ?? {},
       });
       if (!inMesh) continue;
-      const services = matchingServices(ctx, dep);
+      // Services in the Deployment's namespace whose selector matches its pod template labels.
+      const services = servicesByNamespace.get(namespace)?.selecting(labels) ?? [];
       if (services.length === 0) {
         ctx.report(MESSAGE_TYPES.DeploymentRequiresServiceAssociated, dep, []);
         continue;

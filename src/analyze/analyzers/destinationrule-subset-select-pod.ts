@@ -1,13 +1,13 @@
 import { KIND, specOf } from '../../api/index.js';
 import type { Analyzer } from '../analyzer.js';
 import { MESSAGE_TYPES } from '../messages.js';
+import { LabelIndex } from './label-index.js';
 import type { Workload } from './util.js';
 import {
   asArray,
   asObject,
   asString,
   lookupDestinationHost,
-  selectorMatches,
   serviceHostMap,
   stringMap,
   workloads,
@@ -32,7 +32,7 @@ export const destinationRuleSubsetSelectPodAnalyzer: Analyzer = {
   inputs: [KIND.DestinationRule, KIND.Pod, KIND.Service, KIND.ServiceEntry],
   analyze(ctx) {
     const hosts = serviceHostMap(ctx.snapshot);
-    const podLabels = workloads(ctx.snapshot).map(augmentedLabels);
+    const pods = new LabelIndex(workloads(ctx.snapshot).map(augmentedLabels), (labels) => labels);
     for (const dr of ctx.snapshot.list(KIND.DestinationRule)) {
       const spec = specOf(dr);
       const service = lookupDestinationHost(
@@ -50,7 +50,7 @@ export const destinationRuleSubsetSelectPodAnalyzer: Analyzer = {
         selectors.set(asString(subset?.['name']), { ...service.workloadLabels, ...labels });
       }
       for (const [name, selector] of selectors) {
-        if (podLabels.some((labels) => selectorMatches(selector, labels))) continue;
+        if (pods.first(selector) !== undefined) continue;
         ctx.report(MESSAGE_TYPES.DestinationRuleSubsetNotSelectPods, dr, [name]);
       }
     }

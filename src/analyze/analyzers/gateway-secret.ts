@@ -2,7 +2,8 @@ import { KIND, specOf } from '../../api/index.js';
 import type { Analyzer } from '../analyzer.js';
 import { MESSAGE_TYPES } from '../messages.js';
 import { gatewaySelector } from './gateway-selector.js';
-import { asArray, asObject, asString, selectorMatches, shortOrFullName, workloads } from './util.js';
+import { LabelIndex } from './label-index.js';
+import { asArray, asObject, asString, shortOrFullName, workloads } from './util.js';
 
 /**
  * A server's `tls.credentialName` must name a Secret in the namespace of the gateway's workload (not of the
@@ -15,11 +16,11 @@ export const gatewaySecretAnalyzer: Analyzer = {
   description: "Checks a gateway's referenced secrets for correctness",
   inputs: [KIND.Gateway, KIND.Pod, KIND.Secret],
   analyze(ctx) {
-    const all = workloads(ctx.snapshot);
+    const all = new LabelIndex(workloads(ctx.snapshot), (w) => w.labels);
     for (const gw of ctx.snapshot.list(KIND.Gateway)) {
       const selector = gatewaySelector(gw);
       // Istio takes the first selected pod's namespace, assuming a gateway's pods share one.
-      const workloadNamespace = all.find((w) => selectorMatches(selector.labels, w.labels))?.namespace ?? '';
+      const workloadNamespace = all.first(selector.labels)?.namespace ?? '';
       if (workloadNamespace === '') {
         ctx.report(MESSAGE_TYPES.ReferencedResourceNotFound, gw, ['selector', selector.text], selector.path);
         continue;

@@ -2,13 +2,16 @@ import type { Resource } from '../../api/index.js';
 import { KIND, specOf } from '../../api/index.js';
 import type { Analyzer } from '../analyzer.js';
 import { MESSAGE_TYPES } from '../messages.js';
-import { asObject, labelSelectorString, selectorMatches, stringMap, workloads } from './util.js';
+import { LabelIndex, indexByNamespace } from './label-index.js';
+import { asObject, labelSelectorString, stringMap, workloads } from './util.js';
 
 function groupBy<T>(items: Iterable<T>, key: (item: T) => string): Map<string, T[]> {
   const out = new Map<string, T[]>();
   for (const item of items) {
     const k = key(item);
-    out.set(k, [...(out.get(k) ?? []), item]);
+    const group = out.get(k);
+    if (group) group.push(item);
+    else out.set(k, [item]);
   }
   return out;
 }
@@ -43,13 +46,17 @@ export const sidecarSelectorAnalyzer: Analyzer = {
     "Validates that sidecars that define a workload selector match at least one pod, and that there aren't multiple sidecar resources that select overlapping pods",
   inputs: [KIND.Sidecar, KIND.Pod],
   analyze(ctx) {
-    const all = workloads(ctx.snapshot);
+    const workloadsByNamespace = indexByNamespace(
+      workloads(ctx.snapshot),
+      (w) => w.namespace,
+      (group) => new LabelIndex(group, (w) => w.labels),
+    );
     const sidecarsByWorkload = new Map<string, { namespace: string; name: string; sidecars: Resource[] }>();
     for (const sidecar of ctx.snapshot.list(KIND.Sidecar)) {
       const labels = stringMap(asObject(asObject(specOf(sidecar)['workloadSelector'])?.['labels']));
       if (Object.keys(labels).length === 0) continue;
       const ns = sidecar.metadata.namespace ?? '';
-      const selected = all.filter((w) => w.namespace === ns && selectorMatches(labels, w.labels));
+      const selected = workloadsByNamespace.get(ns)?.matching(labels) ?? [];
       for (const w of selected) {
         const key = `${w.namespace}/${w.name}`;
         const entry = sidecarsByWorkload.get(key) ?? { namespace: w.namespace, name: w.name, sidecars: [] };

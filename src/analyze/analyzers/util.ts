@@ -1,6 +1,7 @@
 import type { JsonObject, Resource } from '../../api/index.js';
 import { KIND, specOf } from '../../api/index.js';
 import type { ConfigSnapshot } from '../../model/index.js';
+import { LabelIndex, indexByNamespace } from './label-index.js';
 
 export const CLUSTER_LOCAL_SUFFIX = 'svc.cluster.local';
 
@@ -76,14 +77,7 @@ export function destinationHostPath(d: RouteDestination): string {
   return `{.spec.${d.routeRule}[${d.serviceIndex}].route[${d.destinationIndex}].destination.host}`;
 }
 
-/** Label selector match: every key/value of the selector is in the labels (an empty selector matches all). */
-export function selectorMatches(
-  selector: Record<string, unknown> | undefined,
-  labels: Record<string, string>,
-): boolean {
-  if (!selector) return true;
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
+export { selectorMatches } from './label-index.js';
 
 export function labelsOf(r: Resource): Record<string, string> {
   return r.metadata.labels ?? {};
@@ -116,6 +110,12 @@ export interface Workload {
 export function workloads(snapshot: ConfigSnapshot): Workload[] {
   const out: Workload[] = [];
   const pods = snapshot.list(KIND.Pod);
+  // A Pod without a namespace is in none, as the Deployment's namespace is compared with ===.
+  const podsByNamespace = indexByNamespace(
+    pods,
+    (p) => p.metadata.namespace,
+    (group) => new LabelIndex(group, (p) => p.metadata.labels ?? {}),
+  );
   for (const pod of pods) {
     out.push({
       resource: pod,
@@ -135,12 +135,7 @@ export function workloads(snapshot: ConfigSnapshot): Workload[] {
     const ns = dep.metadata.namespace ?? '';
     const selector = asObject(asObject(spec['selector'])?.['matchLabels']) as
       Record<string, string> | undefined;
-    const hasPods = pods.some(
-      (p) =>
-        p.metadata.namespace === ns &&
-        selector !== undefined &&
-        selectorMatches(selector, p.metadata.labels ?? {}),
-    );
+    const hasPods = selector !== undefined && podsByNamespace.get(ns)?.first(selector) !== undefined;
     if (hasPods) continue;
     out.push({
       resource: dep,
@@ -199,8 +194,20 @@ export interface ServiceEntryLike {
   workloadLabels: Record<string, string>;
 }
 
-/** Scope (`*` or a namespace) plus FQDN, Istio's ScopedFqdn `scope/fqdn`. */
-export type ServiceHostMap = Map<string, ServiceEntryLike>;
+/** A wildcard key of the host map, split as the lookup reads it. */
+interface WildcardHost {
+  scope: string;
+  /** The host without its leading `*`. */
+  suffix: string;
+  entry: ServiceEntryLike;
+}
+
+export interface ServiceHostMap {
+  /** Scope (`*` or a namespace) plus FQDN, Istio's ScopedFqdn `scope/fqdn`, in Istio's insertion order. */
+  byScopedFqdn: Map<string, ServiceEntryLike>;
+  /** The keys whose host is a wildcard, in the same order: the only ones a suffix lookup can find. */
+  wildcards: WildcardHost[];
+}
 
 function scopedFqdn(scope: string, namespace: string, host: string): string {
   return `${scope}/${hostToFqdn(namespace, host)}`;
@@ -216,7 +223,7 @@ function numberOf(v: unknown): number {
  * under the same key.
  */
 export function serviceHostMap(snapshot: ConfigSnapshot): ServiceHostMap {
-  const out: ServiceHostMap = new Map();
+  const out = new Map<string, ServiceEntryLike>();
   for (const se of snapshot.list(KIND.ServiceEntry)) {
     const spec = specOf(se);
     const ns = se.metadata.namespace ?? '';
@@ -253,6 +260,16 @@ export function serviceHostMap(snapshot: ConfigSnapshot): ServiceHostMap {
     const scopes = anno === '' ? ['*'] : anno.split(',').map((s) => (s === '.' ? ns : s));
     for (const scope of scopes) out.set(scopedFqdn(scope, ns, svc.metadata.name), entry);
   }
+  return { byScopedFqdn: out, wildcards: wildcardHosts(out) };
+}
+
+function wildcardHosts(byScopedFqdn: Map<string, ServiceEntryLike>): WildcardHost[] {
+  const out: WildcardHost[] = [];
+  for (const [key, entry] of byScopedFqdn) {
+    const slash = key.indexOf('/');
+    const host = key.slice(slash + 1);
+    if (host.startsWith('*')) out.push({ scope: key.slice(0, slash), suffix: host.slice(1), entry });
+  }
   return out;
 }
 
@@ -266,24 +283,20 @@ export function lookupDestinationHost(
   host: string,
   hosts: ServiceHostMap,
 ): ServiceEntryLike | undefined {
-  const all = hosts.get(scopedFqdn('*', sourceNamespace, host));
+  const all = hosts.byScopedFqdn.get(scopedFqdn('*', sourceNamespace, host));
   if (all) return all;
   const scopes =
     exportTo.length === 0
       ? [sourceNamespace]
       : exportTo.map((e) => (e === '.' ? sourceNamespace : String(e)));
   for (const scope of scopes) {
-    const found = hosts.get(scopedFqdn(scope, sourceNamespace, host));
+    const found = hosts.byScopedFqdn.get(scopedFqdn(scope, sourceNamespace, host));
     if (found) return found;
   }
   const bareHost = host.startsWith('*') ? host.slice(1) : host;
-  for (const [key, entry] of hosts) {
-    const slash = key.indexOf('/');
-    const scope = key.slice(0, slash);
-    const seHost = key.slice(slash + 1);
-    if (!seHost.startsWith('*')) continue;
+  for (const { scope, suffix, entry } of hosts.wildcards) {
     if (scope !== '*' && scope !== sourceNamespace) continue;
-    if (bareHost.endsWith(seHost.slice(1))) return entry;
+    if (bareHost.endsWith(suffix)) return entry;
   }
   return undefined;
 }

@@ -2,6 +2,7 @@ import type { Resource } from '../../api/index.js';
 import { KIND, fullName, specOf } from '../../api/index.js';
 import type { Analyzer } from '../analyzer.js';
 import { MESSAGE_TYPES } from '../messages.js';
+import { HostIndex } from './host-index.js';
 import { MESH_GATEWAY, asArray, hostMatches, hostToFqdn, isExportToAll } from './util.js';
 
 /**
@@ -17,14 +18,14 @@ export const vsConflictingMeshGatewayHostsAnalyzer: Analyzer = {
   inputs: [KIND.VirtualService],
   analyze(ctx) {
     const byScopedHost = meshGatewayHosts(ctx.snapshot.list(KIND.VirtualService));
+    const exportedToAll = exportedToAllHosts(byScopedHost);
     const reported = new Set<Resource>();
     for (const [scopedHost, list] of byScopedHost) {
       const { scope, host } = splitScopedHost(scopedHost);
       const clashing = [...list];
       if (scope !== '*') {
-        for (const [otherKey, others] of byScopedHost) {
-          const other = splitScopedHost(otherKey);
-          if (other.scope === '*' && hostMatches(host, other.host)) clashing.push(...others);
+        for (const other of exportedToAll.candidates([host])) {
+          if (hostMatches(host, other.host)) clashing.push(...other.virtualServices);
         }
       }
       if (clashing.length < 2) continue;
@@ -66,6 +67,18 @@ function meshGatewayHosts(virtualServices: readonly Resource[]): Map<string, Res
     }
   }
   return out;
+}
+
+/** The `*`-scoped hosts, in map order, indexed by host: a namespace-scoped host also clashes with these. */
+function exportedToAllHosts(
+  byScopedHost: Map<string, Resource[]>,
+): HostIndex<{ host: string; virtualServices: Resource[] }> {
+  const entries: { host: string; virtualServices: Resource[] }[] = [];
+  for (const [key, virtualServices] of byScopedHost) {
+    const { scope, host } = splitScopedHost(key);
+    if (scope === '*') entries.push({ host, virtualServices });
+  }
+  return new HostIndex(entries, (e) => [e.host]);
 }
 
 function splitScopedHost(key: string): { scope: string; host: string } {

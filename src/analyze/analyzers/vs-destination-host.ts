@@ -27,10 +27,10 @@ export const vsDestinationHostAnalyzer: Analyzer = {
   analyze(ctx) {
     const hosts = serviceHostMap(ctx.snapshot);
     const virtualServices = ctx.snapshot.list(KIND.VirtualService);
-    const subsetDestinations = destinationsWithSubsets(virtualServices);
+    const subsetRoutes = subsetRoutesByHost(virtualServices);
     for (const vs of virtualServices) {
       checkDestinations(ctx, vs, hosts);
-      checkSubsetsIgnoredByGateway(ctx, vs, subsetDestinations);
+      checkSubsetsIgnoredByGateway(ctx, vs, subsetRoutes);
     }
   },
 };
@@ -81,9 +81,12 @@ function checkPort(
   }
 }
 
-/** VirtualService full name -> its http route destinations that name a subset of one of its own hosts. */
-function destinationsWithSubsets(virtualServices: readonly Resource[]): Map<string, JsonObject[]> {
-  const out = new Map<string, JsonObject[]>();
+/**
+ * Destination host -> the full name of the VirtualService of each http route destination that names a
+ * subset of one of its own hosts, in VirtualService and route order (repeated for each own host it equals).
+ */
+function subsetRoutesByHost(virtualServices: readonly Resource[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
   for (const vs of virtualServices) {
     const spec = specOf(vs);
     const ownHosts = asArray(spec['hosts']);
@@ -91,11 +94,12 @@ function destinationsWithSubsets(virtualServices: readonly Resource[]): Map<stri
       for (const route of asArray(asObject(rule)?.['route'])) {
         const destination = asObject(asObject(route)?.['destination']);
         if (!destination || asString(destination['subset']) === '') continue;
+        const host = asString(destination['host']);
         for (const h of ownHosts) {
-          if (asString(destination['host']) !== h) continue;
-          const list = out.get(fullName(vs));
-          if (list) list.push(destination);
-          else out.set(fullName(vs), [destination]);
+          if (host !== h) continue;
+          const list = out.get(host);
+          if (list) list.push(fullName(vs));
+          else out.set(host, [fullName(vs)]);
         }
       }
     }
@@ -106,7 +110,7 @@ function destinationsWithSubsets(virtualServices: readonly Resource[]): Map<stri
 function checkSubsetsIgnoredByGateway(
   ctx: AnalysisContext,
   vs: Resource,
-  subsetDestinations: Map<string, JsonObject[]>,
+  subsetRoutes: Map<string, string[]>,
 ): void {
   const spec = specOf(vs);
   if (asArray(spec['gateways']).length === 0) return;
@@ -120,17 +124,13 @@ function checkSubsetsIgnoredByGateway(
     asArray(rule?.['route']).forEach((route, routeIndex) => {
       const destination = asObject(asObject(route)?.['destination']);
       if (!destination || asString(destination['subset']) !== '') return;
-      const host = asString(destination['host']);
-      for (const [subsetVs, destinations] of subsetDestinations) {
-        for (const d of destinations) {
-          if (asString(d['host']) !== host) continue;
-          ctx.report(
-            MESSAGE_TYPES.IngressRouteRulesNotAffected,
-            vs,
-            [subsetVs, fullName(vs)],
-            pathOf(routeIndex),
-          );
-        }
+      for (const subsetVs of subsetRoutes.get(asString(destination['host'])) ?? []) {
+        ctx.report(
+          MESSAGE_TYPES.IngressRouteRulesNotAffected,
+          vs,
+          [subsetVs, fullName(vs)],
+          pathOf(routeIndex),
+        );
       }
     });
   });

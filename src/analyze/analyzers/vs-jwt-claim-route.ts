@@ -2,6 +2,7 @@ import type { Resource } from '../../api/index.js';
 import { KIND, specOf } from '../../api/index.js';
 import type { Analyzer } from '../analyzer.js';
 import { MESSAGE_TYPES } from '../messages.js';
+import { LabelIndex } from './label-index.js';
 import {
   MESH_GATEWAY,
   asArray,
@@ -40,7 +41,7 @@ export const vsJwtClaimRouteAnalyzer: Analyzer = {
       if (list) list.push(selector);
       else authnSelectors.set(ns, [selector]);
     }
-    const all = workloads(ctx.snapshot);
+    const all = new LabelIndex(workloads(ctx.snapshot), (w) => w.labels);
 
     for (const vs of ctx.snapshot.list(KIND.VirtualService)) {
       const claimKey = jwtClaimRouteKey(vs);
@@ -53,8 +54,7 @@ export const vsJwtClaimRouteAnalyzer: Analyzer = {
         const gw = ctx.snapshot.get(KIND.Gateway, gwName.namespace, gwName.name);
         if (!gw) continue;
         const gwSelector = stringMap(asObject(specOf(gw)['selector']));
-        for (const w of all) {
-          if (!selectorMatches(gwSelector, w.labels)) continue;
+        for (const w of all.matching(gwSelector)) {
           const candidates = [
             ...(authnSelectors.get(ISTIO_SYSTEM_NAMESPACE) ?? []),
             ...(authnSelectors.get(w.namespace) ?? []),
