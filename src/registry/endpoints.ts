@@ -111,23 +111,36 @@ function kubeServiceEndpoints(
   }
   // An ExternalName service's only endpoint is the name it aliases, and only when nothing else backs it.
   if (out.length === 0 && service.externalName) {
-    out.push({
-      address: service.externalName,
-      port: servicePort.port,
-      servicePortName: servicePort.name,
-      labels: { ...service.labels },
-      tlsMode: TLS_MODE_DISABLED,
-      locality: '',
-      health: 'HEALTHY',
-      serviceAccount: '',
-      workloadName: '',
-      namespace: service.namespace,
-      network: '',
-      weight: 0,
-      synthetic: false,
-    });
+    out.push(
+      hostEndpoint(service, servicePort, service.externalName, servicePort.port, { ...service.labels }),
+    );
   }
   return out;
+}
+
+/** An endpoint that is a DNS name rather than a workload: plaintext, healthy, no identity. */
+function hostEndpoint(
+  service: Service,
+  servicePort: ServicePort,
+  address: string,
+  port: number,
+  labels: Labels,
+): Endpoint {
+  return {
+    address,
+    port,
+    servicePortName: servicePort.name,
+    labels,
+    tlsMode: TLS_MODE_DISABLED,
+    locality: '',
+    health: 'HEALTHY',
+    serviceAccount: '',
+    workloadName: '',
+    namespace: service.namespace,
+    network: '',
+    weight: 0,
+    synthetic: false,
+  };
 }
 
 /**
@@ -162,21 +175,8 @@ function serviceEntryEndpoints(
 
   if (inline.length === 0 && !hasSelector && (resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN')) {
     // No endpoints: the proxy resolves the host itself.
-    out.push({
-      address: service.hostname,
-      port: typeof servicePort.targetPort === 'number' ? servicePort.targetPort : servicePort.port,
-      servicePortName: servicePort.name,
-      labels: {},
-      tlsMode: TLS_MODE_DISABLED,
-      locality: '',
-      health: 'HEALTHY',
-      serviceAccount: '',
-      workloadName: '',
-      namespace: service.namespace,
-      network: '',
-      weight: 0,
-      synthetic: false,
-    });
+    const port = typeof servicePort.targetPort === 'number' ? servicePort.targetPort : servicePort.port;
+    out.push(hostEndpoint(service, servicePort, service.hostname, port, {}));
     return out;
   }
 
