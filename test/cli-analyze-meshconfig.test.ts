@@ -43,6 +43,18 @@ test('--meshConfigFile replaces the defaults: with ingressControllerMode OFF the
   assert.equal(run.code, 79);
 });
 
+test('--meshConfigFile also takes the istio ConfigMap, reading its data.mesh', async () => {
+  const { dir, gw } = setup();
+  const mesh = join(dir, 'istio-cm.yaml');
+  writeFileSync(
+    mesh,
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio\n  namespace: istio-system\ndata:\n  mesh: |\n    ingressControllerMode: "OFF"\n',
+  );
+  const run = await runSkiff(['analyze', `--meshConfigFile=${mesh}`, gw]);
+  assert.match(run.stdout, /Referenced selector not found/);
+  assert.equal(run.code, 79);
+});
+
 test('a mesh config file that is not a mapping, or missing, is one clear error', async () => {
   const { dir, gw } = setup();
   const bad = join(dir, 'bad.yaml');

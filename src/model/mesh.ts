@@ -51,7 +51,15 @@ export function parseMeshConfig(text: string): MeshConfig {
   const doc: unknown = parse(text);
   if (doc === null || doc === undefined) return defaultMeshConfig();
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error('mesh config must be a YAML mapping');
-  const overlay = doc as Record<string, unknown>;
+  const object = doc as Record<string, unknown>;
+  // The `istio` ConfigMap carries the mesh config as YAML text under data.mesh.
+  if (object['kind'] === 'ConfigMap') {
+    const data = object['data'] as Record<string, unknown> | undefined;
+    const mesh = data?.['mesh'];
+    if (typeof mesh !== 'string') throw new Error('ConfigMap has no data.mesh');
+    return parseMeshConfig(mesh);
+  }
+  const overlay = object;
   const base = defaultMeshConfig();
   return {
     ...base,
