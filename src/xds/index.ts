@@ -1,0 +1,21 @@
+export {
+  TYPE,
+  TYPE_URL_PREFIX,
+  decodeAny,
+  encodeAny,
+  envoyRoot,
+  lookupMessageType,
+  roundTrip,
+} from './protos.js';
+export type { AnyMessage, RoundTripResult } from './protos.js';
+export {
+  BLACKHOLE_CLUSTER,
+  PASSTHROUGH_CLUSTER,
+  buildOutboundClusters,
+  istioMtlsSni,
+  normalizeDuration,
+  outboundClusterName,
+} from './generate/clusters.js';
+export type { Json, ProxyInfo } from './generate/clusters.js';
+export { destinationRuleFor, effectivePolicy, namedSubsets } from './generate/destination-rule.js';
+export type { AppliedRule } from './generate/destination-rule.js';
