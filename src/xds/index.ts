@@ -19,3 +19,7 @@ export {
 export type { Json, ProxyInfo } from './generate/clusters.js';
 export { destinationRuleFor, effectivePolicy, namedSubsets } from './generate/destination-rule.js';
 export type { AppliedRule } from './generate/destination-rule.js';
+export { buildClusterLoadAssignments, parseClusterName } from './generate/endpoints.js';
+export type { ParsedClusterName } from './generate/endpoints.js';
+export { buildGatewayListeners } from './generate/listeners.js';
+export type { GatewayProxyInfo } from './generate/listeners.js';
