@@ -23,3 +23,4 @@ export { buildClusterLoadAssignments, parseClusterName } from './generate/endpoi
 export type { ParsedClusterName } from './generate/endpoints.js';
 export { buildGatewayListeners } from './generate/listeners.js';
 export type { GatewayProxyInfo } from './generate/listeners.js';
+export { buildGatewayRouteConfigs } from './generate/routes.js';

@@ -114,7 +114,7 @@ function serversForProxy(
  * Service port with that number (a named targetPort through the gateway pods' container ports), else the
  * server port itself.
  */
-function targetPortFor(registry: ServiceRegistry, proxy: GatewayProxyInfo, port: number): number {
+export function targetPortFor(registry: ServiceRegistry, proxy: GatewayProxyInfo, port: number): number {
   for (const service of registry.services()) {
     if (service.registry !== 'Kubernetes' || service.namespace !== proxy.namespace) continue;
     // Services can opt out of the translation with this label (model/gateway.go resolvePorts).
