@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseManifests } from '../src/api/index.js';
-import { messageString, runAnalysis } from '../src/analyze/index.js';
-import { ConfigSnapshot, parseMeshConfig } from '../src/model/index.js';
+import { analyzeDocs, lineOfNeedle } from './analyzer-harness.js';
+import { parseMeshConfig } from '../src/model/index.js';
 import type { MeshConfig } from '../src/model/index.js';
 
 const FILE = 'traffic.yaml';
@@ -77,28 +76,11 @@ function subsets(...versions: string[]): string {
   return `  subsets:\n${versions.map((v) => `    - name: version-${v}\n      labels:\n        version: ${v}\n`).join('')}`;
 }
 
-function yamlOf(docs: string[]): string {
-  return docs.join('---\n');
-}
-
-/** Runs one analyzer over the documents and returns the messages as istioctl prints them. */
 function analyze(analyzer: string, docs: string[], mesh?: MeshConfig): string[] {
-  const { resources, errors } = parseManifests(yamlOf(docs), FILE);
-  assert.deepEqual(errors, []);
-  const result = runAnalysis(new ConfigSnapshot(resources, mesh), { analyzers: [analyzer] });
-  assert.deepEqual(result.executed, [analyzer]);
-  return result.messages.map(messageString);
+  return analyzeDocs(analyzer, docs, FILE, mesh);
 }
 
-/** 1-based line of the nth line containing `needle`. */
-function lineOf(docs: string[], needle: string, nth = 1): number {
-  const lines = yamlOf(docs).split('\n');
-  let seen = 0;
-  for (const [i, line] of lines.entries()) {
-    if (line.includes(needle) && ++seen === nth) return i + 1;
-  }
-  throw new Error(`"${needle}" #${nth} not in the test YAML`);
-}
+const lineOf = lineOfNeedle;
 
 const PARTNER_HOST = 'api.catalog-partner.io';
 

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseManifests } from '../src/api/index.js';
-import { messageString, runAnalysis } from '../src/analyze/index.js';
-import { ConfigSnapshot } from '../src/model/index.js';
+import { analyzeDocs, lineOfNeedle } from './analyzer-harness.js';
 
 const FILE = 'routing.yaml';
 
@@ -103,28 +101,11 @@ function routeTo(host: string, opts: { port?: number; subset?: string } = {}): s
 ${opts.subset ? `            subset: ${opts.subset}\n` : ''}${opts.port ? `            port:\n              number: ${opts.port}\n` : ''}`;
 }
 
-function yamlOf(docs: string[]): string {
-  return docs.join('---\n');
-}
-
-/** Runs one analyzer over the documents and returns the messages as istioctl prints them. */
 function analyze(analyzer: string, docs: string[]): string[] {
-  const { resources, errors } = parseManifests(yamlOf(docs), FILE);
-  assert.deepEqual(errors, []);
-  const result = runAnalysis(new ConfigSnapshot(resources), { analyzers: [analyzer] });
-  assert.deepEqual(result.executed, [analyzer]);
-  return result.messages.map(messageString);
+  return analyzeDocs(analyzer, docs, FILE);
 }
 
-/** 1-based line of the nth line containing `needle`. */
-function lineOf(docs: string[], needle: string, nth = 1): number {
-  const lines = yamlOf(docs).split('\n');
-  let seen = 0;
-  for (const [i, line] of lines.entries()) {
-    if (line.includes(needle) && ++seen === nth) return i + 1;
-  }
-  throw new Error(`"${needle}" #${nth} not in the test YAML`);
-}
+const lineOf = lineOfNeedle;
 
 const CONFLICT_TAIL =
   'which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.';
