@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { formatLoadError, loadPaths } from '../api/index.js';
+import { formatLoadError, goMultiErrorText, loadPaths } from '../api/index.js';
 import type { LoadError } from '../api/index.js';
 import {
   ALL_ANALYZERS,
@@ -176,10 +176,7 @@ async function loadMeshConfig(file: string | undefined): Promise<MeshConfig> {
 /** istioctl's `Error(s) adding files: ` lead and multierror layout, with one `file:line: reason` per bad document. */
 function reportParseErrors(errors: readonly LoadError[], io: CommandIO): void {
   if (errors.length === 0) return;
-  const header = errors.length === 1 ? '1 error occurred:' : `${errors.length} errors occurred:`;
-  io.stderr(
-    `Error(s) adding files: ${header}\n${errors.map((e) => `\t* ${formatLoadError(e)}\n`).join('')}\n`,
-  );
+  io.stderr(`Error(s) adding files: ${goMultiErrorText(errors.map(formatLoadError))}`);
 }
 
 export function listAnalyzers(): string {
