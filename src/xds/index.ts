@@ -24,3 +24,16 @@ export type { ParsedClusterName } from './generate/endpoints.js';
 export { buildGatewayListeners } from './generate/listeners.js';
 export type { GatewayProxyInfo } from './generate/listeners.js';
 export { buildGatewayRouteConfigs } from './generate/routes.js';
+export {
+  ProxyNodeError,
+  SKIFF_ISTIO_VERSION,
+  isGatewayWorkload,
+  proxyForWorkload,
+  proxyFromNode,
+  proxyNodeId,
+} from './generate/proxy.js';
+export type { Proxy, ProxyType } from './generate/proxy.js';
+export { buildPushContext, memoized } from './generate/push-context.js';
+export type { PushContext } from './generate/push-context.js';
+export { generateProxyResources } from './generate/generate.js';
+export type { ProxyResources } from './generate/generate.js';
