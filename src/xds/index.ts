@@ -37,3 +37,10 @@ export { buildPushContext, memoized } from './generate/push-context.js';
 export type { PushContext } from './generate/push-context.js';
 export { generateProxyResources } from './generate/generate.js';
 export type { ProxyResources } from './generate/generate.js';
+export {
+  hostMatchesPattern,
+  parseEgressHosts,
+  selectSidecar,
+  sidecarScopeFor,
+} from './generate/sidecar-scope.js';
+export type { EgressHost, OutboundTrafficMode, SidecarScope } from './generate/sidecar-scope.js';
