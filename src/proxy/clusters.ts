@@ -1,0 +1,112 @@
+/**
+ * Clusters (config.cluster.v3.Cluster) and their endpoints (ClusterLoadAssignment from EDS, or the
+ * cluster's inline load_assignment) compiled into what the router needs: hosts with health, the load
+ * balancing policy and the connect timeout.
+ */
+import type { JsonObject } from './json.js';
+import { durationMs, num, record, records, str, unwrap } from './json.js';
+
+export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'CLUSTER_PROVIDED';
+
+export interface Host {
+  address: string;
+  port: number;
+  /** `address:port`, as %UPSTREAM_HOST% prints it. */
+  key: string;
+  healthy: boolean;
+  weight: number;
+  priority: number;
+}
+
+export interface CompiledCluster {
+  name: string;
+  /** STATIC, STRICT_DNS, LOGICAL_DNS, EDS or ORIGINAL_DST. */
+  type: string;
+  lbPolicy: LbPolicy;
+  connectTimeoutMs: number;
+  /** Hosts of the best priority that has a healthy host (all hosts when none is healthy). */
+  hosts: Host[];
+  /** Istio's stats name (`alt_stat_name` with its trailing `;` dropped) or the cluster name. */
+  statName: string;
+  /** The circuit breakers' max_requests / max_pending_requests / max_retries (Envoy defaults 1024/1024/3). */
+  maxRequests: number;
+  maxRetries: number;
+}
+
+const UNHEALTHY = new Set(['UNHEALTHY', 'DRAINING', 'TIMEOUT']);
+
+function lbPolicy(v: unknown): LbPolicy {
+  switch (str(v)) {
+    case 'LEAST_REQUEST':
+      return 'LEAST_REQUEST';
+    case 'RANDOM':
+      return 'RANDOM';
+    case 'CLUSTER_PROVIDED':
+      return 'CLUSTER_PROVIDED';
+    default:
+      // ROUND_ROBIN is the enum's zero value (absent in proto3 JSON); RING_HASH/MAGLEV are not built yet.
+      return 'ROUND_ROBIN';
+  }
+}
+
+function hostsOf(assignment: JsonObject | undefined): Host[] {
+  const out: Host[] = [];
+  for (const locality of records(assignment?.['endpoints'])) {
+    const priority = num(locality['priority']) ?? 0;
+    for (const lb of records(locality['lbEndpoints'])) {
+      const socket = record(record(record(lb['endpoint'])?.['address'])?.['socketAddress']);
+      const address = str(socket?.['address']);
+      const port = num(socket?.['portValue']);
+      if (address === undefined || port === undefined) continue;
+      out.push({
+        address,
+        port,
+        key: `${address}:${port}`,
+        healthy: !UNHEALTHY.has(str(lb['healthStatus']) ?? ''),
+        weight: Math.max(1, num(unwrap(lb['loadBalancingWeight'])) ?? 1),
+        priority,
+      });
+    }
+  }
+  // Envoy routes to the highest priority (lowest number) that has healthy hosts.
+  const priorities = [...new Set(out.map((h) => h.priority))].sort((a, b) => a - b);
+  for (const p of priorities) {
+    const level = out.filter((h) => h.priority === p);
+    if (level.some((h) => h.healthy)) return level;
+  }
+  return out;
+}
+
+function threshold(cluster: JsonObject, key: string, fallback: number): number {
+  const first = records(record(cluster['circuitBreakers'])?.['thresholds'])[0];
+  return num(unwrap(first?.[key])) ?? fallback;
+}
+
+/** Compiles every cluster, attaching EDS assignments by `edsClusterConfig.serviceName` (or the name). */
+export function compileClusters(clusters: unknown[], endpoints: unknown[]): Map<string, CompiledCluster> {
+  const assignments = new Map<string, JsonObject>();
+  for (const cla of records(endpoints)) {
+    const name = str(cla['clusterName']);
+    if (name !== undefined) assignments.set(name, cla);
+  }
+  const out = new Map<string, CompiledCluster>();
+  for (const c of records(clusters)) {
+    const name = str(c['name']);
+    if (name === undefined || name === '') continue;
+    const type = str(c['type']) ?? (record(c['clusterType']) ? 'CUSTOM' : 'STATIC');
+    const serviceName = str(record(c['edsClusterConfig'])?.['serviceName']) ?? name;
+    const assignment = type === 'EDS' ? assignments.get(serviceName) : record(c['loadAssignment']);
+    const alt = str(c['altStatName']);
+    out.set(name, {
+      name,
+      type,
+      lbPolicy: type === 'ORIGINAL_DST' ? 'CLUSTER_PROVIDED' : lbPolicy(c['lbPolicy']),
+      connectTimeoutMs: durationMs(c['connectTimeout']) ?? 5000,
+      hosts: hostsOf(assignment),
+      statName: alt !== undefined && alt !== '' ? alt.replace(/;$/, '') : name,
+      maxRequests: threshold(c, 'maxRequests', 1024),
+      maxRetries: threshold(c, 'maxRetries', 3),
+    });
+  }
+  return out;
+}

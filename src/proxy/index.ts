@@ -1,0 +1,40 @@
+/**
+ * skiff's data plane: an Envoy-like HTTP proxy driven by xDS resources in proto3 JSON.
+ *
+ *   const proxy = await createProxy(snapshot, { accessLog: { encoding: 'TEXT' } });
+ *   proxy.address('0.0.0.0_8080');      // where it listens
+ *   await proxy.update(nextSnapshot);   // atomic; in-flight requests finish on the old config
+ *   await proxy.close();
+ */
+export { createProxy, ProxyEngine } from './engine.js';
+export type { BindAddress, ProxyOptions, UpdateResult } from './engine.js';
+export type { CompiledConfig, ProxySnapshot } from './config.js';
+export { compileSnapshot } from './config.js';
+export { ConfigError } from './errors.js';
+export {
+  accessLoggerFromOptions,
+  fileSink,
+  ISTIO_JSON_FORMAT,
+  ISTIO_TEXT_FORMAT,
+  jsonFormatter,
+  parseFormat,
+  textFormatter,
+} from './access-log.js';
+export type { AccessLogger, AccessLogOptions, AccessLogSink, Formatter } from './access-log.js';
+export { DebugLog, LEVELS, LOGGER_NAMES } from './debug-log.js';
+export type { Level, LoggerName } from './debug-log.js';
+export { Stats } from './stats.js';
+export type { StreamInfo } from './stream-info.js';
+export { flagsShort, newStreamInfo, RESPONSE_FLAGS, setFlag } from './stream-info.js';
+export {
+  compileRouteConfig,
+  matchRoute,
+  pickWeighted,
+  redirectLocation,
+  rewritePath,
+  selectVirtualHost,
+} from './routes.js';
+export type { CompiledRoute, CompiledRouteConfig, CompiledVirtualHost } from './routes.js';
+export { compileClusters } from './clusters.js';
+export { pickHost, newLbState } from './lb.js';
+export { isInternalAddress } from './router.js';

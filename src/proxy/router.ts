@@ -1,0 +1,869 @@
+/**
+ * One HTTP stream through the HTTP connection manager and the router filter: header sanitizing, route and
+ * cluster selection, upstream attempts with retries and timeouts, local replies with Envoy's status codes,
+ * bodies, response flags and details, then stats and access logs.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { AccessLogger } from './access-log.js';
+import type { CompiledCluster, Host } from './clusters.js';
+import type { CompiledConfig } from './config.js';
+import { dumpHeaders, SOURCE } from './debug-log.js';
+import type { HeaderMutation, OutgoingHeaders } from './headers.js';
+import { applyMutations, NO_MUTATION } from './headers.js';
+import { pickHost, trackEnd, trackStart } from './lb.js';
+import type { HttpConnectionManager } from './listeners.js';
+import type { HeaderBag } from './matchers.js';
+import { backOffMs, retriableReset, retriableStatus } from './retry.js';
+import type { ResetReason, RetryPolicy } from './retry.js';
+import type { CompiledRoute, CompiledRouteConfig, CompiledVirtualHost, ForwardAction } from './routes.js';
+import { matchRoute, pickWeighted, redirectLocation, rewritePath, selectVirtualHost } from './routes.js';
+import type { ClusterRuntime, Runtime } from './runtime.js';
+import { clusterRuntime, releaseCluster } from './runtime.js';
+import { observe } from './stats.js';
+import type { StreamInfo } from './stream-info.js';
+import { hasFlag, joinHostPort, newStreamInfo, setFlag } from './stream-info.js';
+
+/** A downstream connection as the router sees it. */
+export interface DownstreamConnection {
+  id: number;
+  localAddress: string;
+  remoteAddress: string;
+  remoteIp: string;
+}
+
+/** Request bytes kept for retries (Envoy's default per-connection buffer limit). */
+const RETRY_BUFFER_LIMIT = 1024 * 1024;
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-authenticate',
+  'http2-settings',
+]);
+
+/** Envoy-internal request headers cleaned from downstream requests (they steer Envoy, not the app). */
+const ENVOY_INTERNAL = new Set([
+  'x-envoy-internal',
+  'x-envoy-retry-on',
+  'x-envoy-retry-grpc-on',
+  'x-envoy-max-retries',
+  'x-envoy-upstream-alt-stat-name',
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-upstream-rq-timeout-alt-response',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-force-trace',
+  'x-envoy-ip-tags',
+  'x-envoy-original-url',
+  'x-envoy-original-path',
+  'x-envoy-hedge-on-per-try-timeout',
+  'x-envoy-retriable-status-codes',
+  'x-envoy-retriable-header-names',
+  'x-envoy-is-timeout-retry',
+  'x-envoy-upstream-service-time',
+]);
+
+const TIMEOUT_BODY = 'upstream request timeout';
+
+/** RFC 1918, loopback, link-local and unique-local addresses count as internal, as Envoy's default. */
+export function isInternalAddress(ip: string): boolean {
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(v4)) {
+    const [a = 0, b = 0] = v4.split('.').map(Number);
+    return a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+  }
+  const lower = ip.toLowerCase();
+  return lower === '::1' || lower.startsWith('fd') || lower.startsWith('fc');
+}
+
+function streamId(): string {
+  // Envoy's stream ids are random 64-bit integers.
+  return (
+    BigInt(Math.floor(Math.random() * 2 ** 32)) * 2n ** 32n +
+    BigInt(Math.floor(Math.random() * 2 ** 32))
+  ).toString();
+}
+
+interface Attempt {
+  number: number;
+  host: Host;
+  req?: http.ClientRequest;
+  startMono: number;
+  perTryTimer?: NodeJS.Timeout;
+  connected: boolean;
+  responded: boolean;
+  /** Abandoned attempts (timed out, superseded) ignore whatever their request still reports. */
+  abandoned: boolean;
+  /** Set once the attempt's load-balancer and circuit-breaker accounting is released. */
+  ended: boolean;
+  upstreamConnectionId?: number;
+}
+
+const socketIds = new WeakMap<Socket, number>();
+
+/** Buffers the request body for replay by retries while streaming it to the current attempt. */
+class RequestBody {
+  chunks: Buffer[] = [];
+  bytes = 0;
+  ended = false;
+  replayable = true;
+  private target: http.ClientRequest | undefined;
+
+  constructor(
+    private readonly req: http.IncomingMessage,
+    private readonly onData: (n: number) => void,
+    private readonly onEnd: () => void,
+  ) {
+    req.on('data', (chunk: Buffer) => this.push(chunk));
+    req.on('end', () => {
+      this.ended = true;
+      this.target?.end();
+      this.onEnd();
+    });
+  }
+
+  private push(chunk: Buffer): void {
+    this.onData(chunk.length);
+    this.bytes += chunk.length;
+    if (this.replayable || !this.target) this.chunks.push(chunk);
+    if (this.bytes > RETRY_BUFFER_LIMIT) this.replayable = false;
+    if (this.target) {
+      if (!this.replayable) this.chunks = [];
+      if (!this.target.write(chunk)) {
+        this.req.pause();
+        this.target.once('drain', () => this.req.resume());
+      }
+    } else if (!this.replayable) {
+      this.req.pause(); // nowhere to send it yet, and too much to hold
+    }
+  }
+
+  /** Sends everything received so far to a new attempt and streams the rest to it. */
+  attach(target: http.ClientRequest): void {
+    this.target = target;
+    for (const c of this.chunks) target.write(c);
+    if (!this.replayable) this.chunks = [];
+    if (this.ended) target.end();
+    else this.req.resume();
+  }
+
+  detach(): void {
+    this.target = undefined;
+  }
+}
+
+/** Handles one request on an HTTP listener. */
+export class HttpStream {
+  readonly info: StreamInfo;
+  private readonly config: CompiledConfig;
+  private finished = false;
+  private globalTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private attempt: Attempt | undefined;
+  private attempts = 0;
+  private readonly triedHosts = new Set<string>();
+  private body: RequestBody | undefined;
+  private requestEnded = false;
+  private fwd: OutgoingHeaders = {};
+  private route: CompiledRoute | undefined;
+  private vh: CompiledVirtualHost | undefined;
+  private rc: CompiledRouteConfig | undefined;
+  private action: ForwardAction | undefined;
+  private cluster: CompiledCluster | undefined;
+  private crt: ClusterRuntime | undefined;
+  private retry: RetryPolicy | undefined;
+  private clusterMutations: { request: HeaderMutation; response: HeaderMutation } = {
+    request: NO_MUTATION,
+    response: NO_MUTATION,
+  };
+  private globalTimeoutMs = 0;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly hcm: HttpConnectionManager,
+    private readonly accessLoggers: readonly AccessLogger[],
+    private readonly conn: DownstreamConnection,
+    private readonly req: http.IncomingMessage,
+    private readonly res: http.ServerResponse,
+  ) {
+    this.config = rt.config;
+    this.info = newStreamInfo(conn.id, streamId(), conn.localAddress, conn.remoteAddress);
+    this.info.protocol = `HTTP/${req.httpVersion}`;
+  }
+
+  private debug(logger: 'http' | 'router' | 'pool' | 'connection', source: string, msg: () => string): void {
+    if (this.rt.log.enabled(logger))
+      this.rt.log.write(logger, 'debug', source, msg(), this.conn.id, this.info.streamId);
+  }
+
+  private httpStat(stat: string): void {
+    this.rt.stats.http('counter', this.hcm.statPrefix, stat).value++;
+  }
+
+  private clusterStat(stat: string, by = 1): void {
+    if (this.cluster) this.rt.stats.cluster('counter', this.cluster.statName, stat).value += by;
+  }
+
+  start(): void {
+    const { req, res, info } = this;
+    const stats = this.rt.stats;
+    const prefix = this.hcm.statPrefix;
+    this.httpStat('downstream_rq_total');
+    this.httpStat(req.httpVersionMajor === 1 ? 'downstream_rq_http1_total' : 'downstream_rq_http2_total');
+    stats.http('gauge', prefix, 'downstream_rq_active').value++;
+    res.on('finish', () => this.finish());
+    res.on('close', () => this.onDownstreamClose());
+    this.debug('http', SOURCE.newStream, () => 'new stream');
+
+    // Absolute-form targets arrive when applications use the sidecar as their HTTP proxy.
+    let path = req.url ?? '/';
+    let authority = req.headers.host ?? '';
+    if (!path.startsWith('/') && /^[a-z]+:\/\//i.test(path)) {
+      try {
+        const url = new URL(path);
+        authority = url.host;
+        path = `${url.pathname}${url.search}`;
+      } catch {
+        path = '/';
+      }
+    }
+    info.method = req.method ?? 'GET';
+    info.path = path;
+    info.authority = authority;
+    this.debug('http', SOURCE.requestHeaders, () => {
+      const pseudo: HeaderBag = { ':authority': authority, ':path': path, ':method': info.method };
+      return `request headers complete (end_stream=${req.readableEnded}):${dumpHeaders({ ...pseudo, ...req.headers })}`;
+    });
+
+    this.body = new RequestBody(
+      req,
+      (n) => {
+        info.bytesReceived += n;
+      },
+      () => this.onRequestEnd(),
+    );
+
+    if (req.rawHeaders.length / 2 > this.hcm.maxHeadersCount) {
+      setFlag(info, 'DPE');
+      this.localReply(431, 'Request Header Fields Too Large', 'http1.too_many_headers');
+      return;
+    }
+    if (authority === '') {
+      this.localReply(400, 'Bad Request', 'missing_host_header');
+      return;
+    }
+    this.fwd = this.sanitizedHeaders();
+    info.requestHeaders = this.fwd;
+    this.routeRequest();
+  }
+
+  /** The HCM's request header mutation: x-envoy-* cleaning, XFF, x-forwarded-proto, x-request-id. */
+  private sanitizedHeaders(): OutgoingHeaders {
+    const out: OutgoingHeaders = {};
+    const h = this.req.headers;
+    for (const name in h) {
+      const v = h[name];
+      if (v === undefined || name === 'host' || HOP_BY_HOP.has(name) || ENVOY_INTERNAL.has(name)) continue;
+      out[name] = v;
+    }
+    const hcm = this.hcm;
+    let internal = false;
+    if (hcm.useRemoteAddress) {
+      if (!hcm.skipXffAppend) {
+        const prior = out['x-forwarded-for'];
+        const joined = Array.isArray(prior) ? prior.join(',') : prior;
+        out['x-forwarded-for'] = joined ? `${joined},${this.conn.remoteIp}` : this.conn.remoteIp;
+      }
+      internal = isInternalAddress(this.conn.remoteIp);
+      out['x-forwarded-proto'] = this.info.scheme;
+    } else {
+      if (out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = this.info.scheme;
+      const xff = out['x-forwarded-for'];
+      const one = typeof xff === 'string' && !xff.includes(',') ? xff.trim() : undefined;
+      internal = one !== undefined && isInternalAddress(one);
+    }
+    if (internal) out['x-envoy-internal'] = 'true';
+    if (hcm.generateRequestId) {
+      const id = out['x-request-id'];
+      if (
+        id === undefined ||
+        id === '' ||
+        (!internal && hcm.useRemoteAddress && !hcm.preserveExternalRequestId)
+      )
+        out['x-request-id'] = randomUUID();
+    }
+    return out;
+  }
+
+  private routeRequest(): void {
+    const info = this.info;
+    const rc = this.hcm.inlineRoutes ?? this.config.routes.get(this.hcm.routeConfigName ?? '');
+    const input = {
+      headers: this.fwd as HeaderBag,
+      method: info.method ?? 'GET',
+      path: info.path ?? '/',
+      authority: info.authority ?? '',
+      scheme: info.scheme,
+    };
+    const vh = rc ? selectVirtualHost(rc, input.authority) : undefined;
+    const route = vh ? matchRoute(vh, input) : undefined;
+    if (!rc || !vh || !route) {
+      this.debug('router', SOURCE.noRoute, () => `no route match for URL '${input.path}'`);
+      this.httpStat('no_route');
+      setFlag(info, 'NR');
+      this.localReply(404, '', 'route_not_found');
+      return;
+    }
+    this.rc = rc;
+    this.vh = vh;
+    this.route = route;
+    info.routeName = route.name;
+    const action = route.action;
+    if (action.kind === 'direct') {
+      this.httpStat('rq_direct_response');
+      this.localReply(action.status, action.body, 'direct_response', true);
+      return;
+    }
+    if (action.kind === 'redirect') {
+      this.httpStat('rq_redirect');
+      const location = redirectLocation(route, action, info.scheme, input.authority, input.path);
+      this.localReply(action.status, '', 'direct_response', true, { location });
+      return;
+    }
+    this.action = action;
+    let clusterName = action.cluster;
+    if (action.weighted) {
+      const picked = pickWeighted(action.weighted);
+      clusterName = picked?.name;
+      if (picked)
+        this.clusterMutations = { request: picked.requestHeaders, response: picked.responseHeaders };
+    } else if (action.clusterHeader !== undefined) {
+      const v = this.fwd[action.clusterHeader];
+      clusterName = Array.isArray(v) ? v[0] : v;
+    }
+    const cluster = clusterName !== undefined ? this.config.clusters.get(clusterName) : undefined;
+    if (!cluster) {
+      this.debug('router', SOURCE.noCluster, () => `unknown cluster '${clusterName ?? ''}'`);
+      this.httpStat('no_cluster');
+      setFlag(info, 'NC');
+      this.localReply(503, '', 'cluster_not_found');
+      return;
+    }
+    this.cluster = cluster;
+    this.crt = clusterRuntime(this.rt, cluster.name);
+    info.upstreamCluster = cluster.name;
+    info.upstreamClusterStatName = cluster.statName;
+    this.debug(
+      'router',
+      SOURCE.clusterMatch,
+      () => `cluster '${cluster.name}' match for URL '${input.path}'`,
+    );
+
+    // Rewrites change the forwarded request; x-envoy-original-path keeps the downstream path.
+    const rewritten = rewritePath(route, input.path);
+    if (rewritten !== undefined) {
+      info.originalPath = input.path;
+      info.path = rewritten;
+      if (!this.hcm.suppressEnvoyHeaders) this.fwd['x-envoy-original-path'] = input.path;
+    }
+    if (action.hostRewriteLiteral !== undefined) info.authority = action.hostRewriteLiteral;
+    applyMutations(this.fwd, [
+      this.clusterMutations.request,
+      route.requestHeaders,
+      vh.requestHeaders,
+      rc.requestHeaders,
+    ]);
+
+    this.retry = action.retry ?? vh.retry;
+    this.globalTimeoutMs = action.timeoutMs;
+    const perTry = this.retry?.perTryTimeoutMs ?? 0;
+    const expected =
+      perTry > 0 && (this.globalTimeoutMs === 0 || perTry < this.globalTimeoutMs)
+        ? perTry
+        : this.globalTimeoutMs;
+    if (expected > 0 && !this.hcm.suppressEnvoyHeaders)
+      this.fwd['x-envoy-expected-rq-timeout-ms'] = String(expected);
+    if (route.decorator !== undefined && this.fwd['x-envoy-decorator-operation'] === undefined)
+      this.fwd['x-envoy-decorator-operation'] = route.decorator;
+    this.fwd['x-forwarded-proto'] ??= info.scheme;
+
+    if (this.requestEnded) this.armGlobalTimer();
+    this.startAttempt();
+  }
+
+  private onRequestEnd(): void {
+    this.requestEnded = true;
+    this.debug('http', SOURCE.requestEnd, () => 'request end stream');
+    if (this.cluster && !this.finished) {
+      this.armGlobalTimer();
+      if (this.attempt && !this.attempt.perTryTimer) this.armPerTry(this.attempt);
+    }
+  }
+
+  /** The route timeout runs from the end of the downstream request, across retries. */
+  private armGlobalTimer(): void {
+    if (this.globalTimer || this.globalTimeoutMs <= 0) return;
+    this.globalTimer = setTimeout(() => this.onGlobalTimeout(), this.globalTimeoutMs);
+  }
+
+  private armPerTry(a: Attempt): void {
+    const ms = this.retry?.perTryTimeoutMs ?? 0;
+    if (ms <= 0 || !this.requestEnded || a.perTryTimer) return;
+    a.perTryTimer = setTimeout(() => this.onPerTryTimeout(a), ms);
+  }
+
+  private startAttempt(): void {
+    const cluster = this.cluster;
+    const crt = this.crt;
+    if (!cluster || !crt || this.finished) return;
+    this.retryTimer = undefined;
+    const info = this.info;
+    let host: Host | undefined;
+    if (cluster.lbPolicy === 'CLUSTER_PROVIDED') host = originalDestination(info.authority ?? '');
+    else
+      host = pickHost(
+        cluster.lbPolicy,
+        cluster.hosts,
+        crt.lb,
+        this.retry?.avoidPreviousHosts ? this.triedHosts : undefined,
+      );
+    if (!host) {
+      this.clusterStat('upstream_cx_none_healthy');
+      setFlag(info, 'UH');
+      this.localReply(503, 'no healthy upstream', 'no_healthy_upstream');
+      return;
+    }
+    if (crt.active >= cluster.maxRequests) {
+      this.clusterStat('upstream_rq_pending_overflow');
+      setFlag(info, 'UO');
+      this.localReply(
+        503,
+        'upstream connect error or disconnect/reset before headers. reset reason: overflow',
+        'upstream_reset_before_response_started{overflow}',
+      );
+      return;
+    }
+    this.attempts++;
+    info.attemptCount = this.attempts;
+    info.upstreamHost = host.key;
+    this.triedHosts.add(host.key);
+    const a: Attempt = {
+      number: this.attempts,
+      host,
+      startMono: performance.now(),
+      connected: false,
+      responded: false,
+      abandoned: false,
+      ended: false,
+    };
+    this.attempt = a;
+    const headers: OutgoingHeaders = { ...this.fwd, host: info.authority ?? '' };
+    if (this.vh?.includeAttemptCount) headers['x-envoy-attempt-count'] = String(a.number);
+    this.debug('router', SOURCE.routerDecoding, () => {
+      const pseudo = {
+        ':authority': info.authority,
+        ':path': info.path,
+        ':method': info.method,
+        ':scheme': info.scheme,
+      };
+      const { host: _h, ...rest } = headers;
+      return `router decoding headers:${dumpHeaders({ ...pseudo, ...rest })}`;
+    });
+    crt.active++;
+    trackStart(crt.lb, host);
+    this.clusterStat('upstream_rq_total');
+    this.rt.stats.cluster('gauge', cluster.statName, 'upstream_rq_active').value++;
+    let req: http.ClientRequest;
+    try {
+      req = http.request({
+        host: host.address,
+        port: host.port,
+        method: info.method,
+        path: info.path,
+        headers,
+        agent: crt.agent,
+        setHost: false,
+      });
+    } catch {
+      // Header values Node refuses (invalid characters) end the attempt like a protocol error.
+      this.endAttempt(a);
+      setFlag(info, 'DPE');
+      this.localReply(400, 'Bad Request', 'http1.codec_error');
+      return;
+    }
+    a.req = req;
+    req.on('socket', (socket: Socket) => this.onSocket(a, socket, cluster));
+    req.on('response', (ures) => this.onUpstreamResponse(a, ures));
+    req.on('error', (err) => this.onUpstreamError(a, err));
+    // Without a retry policy nothing will be replayed, so the body streams through unbuffered.
+    if (this.body && !this.retry) this.body.replayable = false;
+    this.body?.attach(req);
+    this.armPerTry(a);
+  }
+
+  private onSocket(a: Attempt, socket: Socket, cluster: CompiledCluster): void {
+    let id = socketIds.get(socket);
+    const reused = id !== undefined && !socket.connecting;
+    if (id === undefined) {
+      id = this.rt.nextConnectionId();
+      socketIds.set(socket, id);
+    }
+    a.upstreamConnectionId = id;
+    const cid = id;
+    const ready = (): void => {
+      a.connected = true;
+      this.info.upstreamLocalAddress = joinHostPort(socket.localAddress, socket.localPort);
+      this.debug('pool', SOURCE.poolCreate, () => `[C${cid}] creating stream`);
+      this.debug('router', SOURCE.poolReady, () => 'pool ready');
+    };
+    if (reused) {
+      this.debug('pool', SOURCE.poolExisting, () => `[C${cid}] using existing fully connected connection`);
+      ready();
+      return;
+    }
+    this.debug('pool', SOURCE.poolNewConnection, () => `creating a new connection (connecting=0)`);
+    this.rt.stats.cluster('counter', cluster.statName, 'upstream_cx_total').value++;
+    const active = this.rt.stats.cluster('gauge', cluster.statName, 'upstream_cx_active');
+    active.value++;
+    socket.once('close', () => active.value--);
+    const timer = setTimeout(() => {
+      const err = new Error('connect timeout') as NodeJS.ErrnoException;
+      err.code = 'ECONNECTTIMEOUT';
+      this.clusterStat('upstream_cx_connect_timeout');
+      socket.destroy(err);
+    }, cluster.connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      ready();
+    });
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  private endAttempt(a: Attempt): void {
+    if (a.perTryTimer) clearTimeout(a.perTryTimer);
+    a.perTryTimer = undefined;
+    const crt = this.crt;
+    if (crt && this.cluster && !a.ended) {
+      a.ended = true;
+      trackEnd(crt.lb, a.host);
+      this.rt.stats.cluster('gauge', this.cluster.statName, 'upstream_rq_active').value--;
+      releaseCluster(this.rt, crt);
+    }
+  }
+
+  /** Stops an attempt whose outcome no longer matters and resets its upstream stream. */
+  private abandon(a: Attempt): void {
+    a.abandoned = true;
+    this.body?.detach();
+    this.debug('router', SOURCE.resetPool, () => 'resetting pool request');
+    a.req?.destroy();
+    this.endAttempt(a);
+  }
+
+  private canRetry(): boolean {
+    const r = this.retry;
+    return (
+      r !== undefined && this.attempts <= r.numRetries && (this.body?.replayable ?? true) && !this.finished
+    );
+  }
+
+  private scheduleRetry(): void {
+    const policy = this.retry;
+    if (!policy) return;
+    this.clusterStat('upstream_rq_retry');
+    const wait = backOffMs(policy, this.attempts);
+    this.debug('router', SOURCE.retry, () => `performing retry`);
+    this.retryTimer = setTimeout(() => this.startAttempt(), wait);
+  }
+
+  /** Marks the stream URX when the policy would have retried but the attempts are used up. */
+  private retryLimitReached(): void {
+    if (this.retry && this.attempts > this.retry.numRetries) {
+      setFlag(this.info, 'URX');
+      this.clusterStat('upstream_rq_retry_limit_exceeded');
+    }
+  }
+
+  private onUpstreamResponse(a: Attempt, ures: http.IncomingMessage): void {
+    if (a.abandoned || this.finished) {
+      ures.resume();
+      return;
+    }
+    a.responded = true;
+    if (a.perTryTimer) clearTimeout(a.perTryTimer);
+    a.perTryTimer = undefined;
+    const status = ures.statusCode ?? 502;
+    const policy = this.retry;
+    if (policy && retriableStatus(policy, status)) {
+      if (this.canRetry()) {
+        this.debug('router', SOURCE.upstreamHeaders, () => `upstream headers complete: end_stream=false`);
+        ures.resume();
+        ures.on('end', () => this.endAttempt(a));
+        ures.on('error', () => this.endAttempt(a));
+        a.abandoned = true;
+        this.body?.detach();
+        this.clusterStat(`upstream_rq_${status}`);
+        this.scheduleRetry();
+        return;
+      }
+      this.retryLimitReached();
+    }
+    const info = this.info;
+    const now = performance.now();
+    info.firstUpstreamByteMono = now;
+    const cluster = this.cluster;
+    if (cluster) {
+      this.clusterStat(`upstream_rq_${status}`);
+      this.clusterStat(`upstream_rq_${Math.floor(status / 100)}xx`);
+      this.clusterStat('upstream_rq_completed');
+      observe(this.rt.stats.cluster('histogram', cluster.statName, 'upstream_rq_time'), now - a.startMono);
+    }
+    const headers: OutgoingHeaders = {};
+    for (const [k, v] of Object.entries(ures.headers))
+      if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+    if (!this.hcm.suppressEnvoyHeaders)
+      headers['x-envoy-upstream-service-time'] = String(Math.floor(now - a.startMono));
+    this.setServerHeader(headers);
+    this.applyResponseMutations(headers);
+    info.responseCode = status;
+    info.details = 'via_upstream';
+    info.responseHeaders = headers;
+    this.debug('http', SOURCE.encodeHeaders, () => {
+      return `encoding headers via codec (end_stream=false):${dumpHeaders({ ':status': String(status), ...headers })}`;
+    });
+    try {
+      this.res.writeHead(status, headers);
+    } catch {
+      this.res.writeHead(502);
+    }
+    const res = this.res;
+    ures.on('data', (chunk: Buffer) => {
+      info.bytesSent += chunk.length;
+      if (!res.write(chunk)) {
+        ures.pause();
+        res.once('drain', () => ures.resume());
+      }
+    });
+    ures.on('end', () => {
+      this.endAttempt(a);
+      res.end();
+    });
+    const onReset = (): void => {
+      if (ures.complete || this.finished) return;
+      this.endAttempt(a);
+      setFlag(info, 'UC');
+      info.details = 'upstream_reset_after_response_started{connection_termination}';
+      res.destroy();
+    };
+    ures.on('aborted', onReset);
+    ures.on('error', onReset);
+  }
+
+  private onUpstreamError(a: Attempt, err: NodeJS.ErrnoException): void {
+    if (a.abandoned || a.responded || this.finished) return;
+    this.endAttempt(a);
+    this.body?.detach();
+    const reason: ResetReason = a.connected ? 'connection_termination' : 'connection_failure';
+    if (reason === 'connection_failure') this.clusterStat('upstream_cx_connect_fail');
+    this.debug(
+      'router',
+      SOURCE.resetStream,
+      () =>
+        `upstream reset: reset reason: ${reason.replace('_', ' ')}, transport failure reason: ${err.code ?? err.message}`,
+    );
+    const policy = this.retry;
+    if (policy && retriableReset(policy, reason)) {
+      if (this.canRetry()) {
+        this.scheduleRetry();
+        return;
+      }
+      this.retryLimitReached();
+    }
+    setFlag(this.info, reason === 'connection_failure' ? 'UF' : 'UC');
+    const retried = this.attempts > 1 ? 'retried and the latest ' : '';
+    this.localReply(
+      503,
+      `upstream connect error or disconnect/reset before headers. ${retried}reset reason: ${reason.replace('_', ' ')}`,
+      `upstream_reset_before_response_started{${reason}}`,
+    );
+  }
+
+  private onPerTryTimeout(a: Attempt): void {
+    if (a.abandoned || a.responded || this.finished) return;
+    a.perTryTimer = undefined;
+    this.debug('router', SOURCE.perTryTimeout, () => 'upstream per try timeout');
+    this.clusterStat('upstream_rq_per_try_timeout');
+    this.abandon(a);
+    const policy = this.retry;
+    if (policy && retriableReset(policy, 'per_try_timeout')) {
+      if (this.canRetry()) {
+        this.scheduleRetry();
+        return;
+      }
+      this.retryLimitReached();
+    }
+    this.clusterStat('upstream_rq_504');
+    this.clusterStat('upstream_rq_5xx');
+    setFlag(this.info, 'UT');
+    this.localReply(504, TIMEOUT_BODY, 'upstream_per_try_timeout');
+  }
+
+  private onGlobalTimeout(): void {
+    this.globalTimer = undefined;
+    if (this.finished) return;
+    this.debug('router', SOURCE.upstreamTimeout, () => 'upstream timeout');
+    this.clusterStat('upstream_rq_timeout');
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    setFlag(this.info, 'UT');
+    if (this.res.headersSent) {
+      // Envoy resets a stream whose response already started.
+      if (this.attempt) this.abandon(this.attempt);
+      this.res.destroy();
+      return;
+    }
+    if (this.attempt && !this.attempt.abandoned) this.abandon(this.attempt);
+    this.clusterStat('upstream_rq_504');
+    this.clusterStat('upstream_rq_5xx');
+    this.localReply(504, TIMEOUT_BODY, 'response_timeout');
+  }
+
+  private setServerHeader(headers: OutgoingHeaders): void {
+    const mode = this.hcm.serverHeader;
+    if (mode === 'overwrite' || (mode === 'append-if-absent' && headers['server'] === undefined))
+      headers['server'] = this.hcm.serverName;
+  }
+
+  private applyResponseMutations(headers: OutgoingHeaders): void {
+    const list: HeaderMutation[] = [this.clusterMutations.response];
+    if (this.route) list.push(this.route.responseHeaders);
+    if (this.vh) list.push(this.vh.responseHeaders);
+    if (this.rc) list.push(this.rc.responseHeaders);
+    applyMutations(headers, list);
+  }
+
+  /** Envoy's local reply: status, text/plain body when there is one, server header; logged as sent. */
+  private localReply(
+    status: number,
+    body: string,
+    details: string,
+    routeHeaders = false,
+    extra: OutgoingHeaders = {},
+  ): void {
+    const info = this.info;
+    const res = this.res;
+    if (this.finished) return;
+    if (this.globalTimer) clearTimeout(this.globalTimer);
+    this.globalTimer = undefined;
+    info.details = details;
+    this.debug('http', SOURCE.localReply, () => `Sending local reply with details ${details}`);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const payload = Buffer.from(body, 'latin1');
+    const headers: OutgoingHeaders = { ...extra, 'content-length': String(payload.length) };
+    if (payload.length > 0) headers['content-type'] = 'text/plain';
+    this.setServerHeader(headers);
+    if (routeHeaders) this.applyResponseMutations(headers);
+    info.responseCode = status;
+    info.responseHeaders = headers;
+    info.bytesSent = payload.length;
+    this.debug('http', SOURCE.encodeHeaders, () => {
+      return `encoding headers via codec (end_stream=${payload.length === 0}):${dumpHeaders({ ':status': String(status), ...headers })}`;
+    });
+    if (!this.requestEnded) headers['connection'] = 'close';
+    try {
+      res.writeHead(status, headers);
+      res.end(payload);
+    } catch {
+      res.destroy();
+    }
+  }
+
+  private onDownstreamClose(): void {
+    if (this.finished) return;
+    if (!this.res.writableFinished) {
+      setFlag(this.info, 'DC');
+      if (!this.res.headersSent || this.info.details === undefined)
+        this.info.details = 'downstream_remote_disconnect';
+      if (!this.res.headersSent) this.info.responseCode = 0;
+      this.debug('http', SOURCE.remoteClose, () => 'stream reset: reset reason: remote reset');
+      if (this.attempt && !this.attempt.abandoned) this.abandon(this.attempt);
+      else if (this.attempt) this.endAttempt(this.attempt);
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.globalTimer) clearTimeout(this.globalTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.attempt?.perTryTimer) clearTimeout(this.attempt.perTryTimer);
+    if (this.attempt && hasFlag(this.info, 'DC')) this.endAttempt(this.attempt);
+    const info = this.info;
+    info.endMono = performance.now();
+    const stats = this.rt.stats;
+    const prefix = this.hcm.statPrefix;
+    stats.http('gauge', prefix, 'downstream_rq_active').value--;
+    if (info.responseCode > 0) this.httpStat(`downstream_rq_${Math.floor(info.responseCode / 100)}xx`);
+    this.httpStat('downstream_rq_completed');
+    observe(stats.http('histogram', prefix, 'downstream_rq_time'), info.endMono - info.startMono);
+    for (const logger of this.accessLoggers) {
+      try {
+        logger.sink(logger.format(info));
+      } catch {
+        // a broken sink must not break traffic
+      }
+    }
+  }
+}
+
+/** ORIGINAL_DST: the request's own destination (authority host:port, port 80 by default). */
+function originalDestination(authority: string): Host | undefined {
+  if (authority === '') return undefined;
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(authority);
+  if (!m) return undefined;
+  const address = (m[1] ?? '').replace(/^\[|\]$/g, '');
+  const port = m[2] ? Number(m[2]) : 80;
+  return { address, port, key: joinHostPort(address, port), healthy: true, weight: 1, priority: 0 };
+}
+
+/**
+ * Answers a request the HTTP/1 codec rejected (oversized or malformed headers) on the raw socket, as
+ * Envoy's codec does, and returns the stream info for the access log.
+ */
+export function codecErrorReply(
+  conn: DownstreamConnection,
+  socket: Socket,
+  err: NodeJS.ErrnoException,
+  serverName: string,
+): StreamInfo | undefined {
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const info = newStreamInfo(conn.id, streamId(), conn.localAddress, conn.remoteAddress);
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return undefined;
+  }
+  const status = tooLarge ? 431 : 400;
+  const body = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
+  info.responseCode = status;
+  info.details = tooLarge ? 'http1.headers_too_large' : 'http1.codec_error';
+  setFlag(info, 'DPE');
+  info.bytesSent = body.length;
+  info.endMono = performance.now();
+  const reason = http.STATUS_CODES[status] ?? '';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\n` +
+      `date: ${new Date().toUTCString()}\r\nserver: ${serverName}\r\nconnection: close\r\n\r\n${body}`,
+  );
+  return info;
+}

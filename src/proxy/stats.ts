@@ -1,0 +1,200 @@
+/**
+ * Envoy-style stats in memory: counters, gauges and histograms under Envoy's flat names
+ * (`cluster.<name>.upstream_rq_200`), each carrying the tags Istio's bootstrap extracts
+ * (cluster_name, response_code, response_code_class, http_conn_manager_prefix, listener_address), so
+ * /stats prints flat names and /stats/prometheus prints `envoy_cluster_upstream_rq{response_code="200",
+ * cluster_name="..."}` as Envoy does.
+ */
+
+/** Envoy's default histogram bucket bounds (ms for timing histograms). */
+export const DEFAULT_BUCKETS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
+  3600000,
+];
+
+type Tags = readonly (readonly [string, string])[];
+
+interface MetricBase {
+  name: string;
+  /** The tag-extracted name, before the `envoy_` prefix and sanitizing. */
+  tagExtracted: string;
+  tags: Tags;
+}
+
+export interface Counter extends MetricBase {
+  value: number;
+}
+
+export interface Gauge extends MetricBase {
+  value: number;
+}
+
+export interface Histogram extends MetricBase {
+  buckets: number[];
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** Splits a response-code suffix off a stat (`upstream_rq_200` → `upstream_rq` + response_code=200). */
+function codeTags(stat: string): { stat: string; tags: [string, string][] } {
+  const code = /_rq_(\d{3})$/.exec(stat);
+  if (code) return { stat: stat.slice(0, -4), tags: [['response_code', code[1] ?? '']] };
+  const cls = /_rq_(\dxx)$/.exec(stat);
+  if (cls) return { stat: stat.slice(0, -4), tags: [['response_code_class', cls[1] ?? '']] };
+  return { stat, tags: [] };
+}
+
+export class Stats {
+  readonly counters = new Map<string, Counter>();
+  readonly gauges = new Map<string, Gauge>();
+  readonly histograms = new Map<string, Histogram>();
+
+  counter(name: string, tagExtracted: string = name, tags: Tags = []): Counter {
+    let c = this.counters.get(name);
+    if (!c) {
+      c = { name, tagExtracted, tags, value: 0 };
+      this.counters.set(name, c);
+    }
+    return c;
+  }
+
+  gauge(name: string, tagExtracted: string = name, tags: Tags = []): Gauge {
+    let g = this.gauges.get(name);
+    if (!g) {
+      g = { name, tagExtracted, tags, value: 0 };
+      this.gauges.set(name, g);
+    }
+    return g;
+  }
+
+  histogram(name: string, tagExtracted: string = name, tags: Tags = []): Histogram {
+    let h = this.histograms.get(name);
+    if (!h) {
+      h = {
+        name,
+        tagExtracted,
+        tags,
+        buckets: DEFAULT_BUCKETS,
+        counts: DEFAULT_BUCKETS.map(() => 0),
+        sum: 0,
+        count: 0,
+      };
+      this.histograms.set(name, h);
+    }
+    return h;
+  }
+
+  /** `cluster.<cluster>.<stat>` tagged with cluster_name (and a response code when the stat has one). */
+  cluster(
+    kind: 'counter' | 'gauge' | 'histogram',
+    cluster: string,
+    stat: string,
+  ): Counter & Gauge & Histogram {
+    const { stat: base, tags } = codeTags(stat);
+    return this[kind](`cluster.${cluster}.${stat}`, `cluster.${base}`, [
+      ...tags,
+      ['cluster_name', cluster],
+    ]) as Counter & Gauge & Histogram;
+  }
+
+  /** `http.<stat_prefix>.<stat>` tagged with http_conn_manager_prefix. */
+  http(kind: 'counter' | 'gauge' | 'histogram', prefix: string, stat: string): Counter & Gauge & Histogram {
+    const { stat: base, tags } = codeTags(stat);
+    return this[kind](`http.${prefix}.${stat}`, `http.${base}`, [
+      ...tags,
+      ['http_conn_manager_prefix', prefix],
+    ]) as Counter & Gauge & Histogram;
+  }
+
+  /** `listener.<address_port>.<stat>` tagged with listener_address. */
+  listener(kind: 'counter' | 'gauge', address: string, stat: string): Counter & Gauge {
+    return this[kind](`listener.${address}.${stat}`, `listener.${stat}`, [
+      ['listener_address', address],
+    ]) as Counter & Gauge;
+  }
+
+  /** Zeroes counters and histograms (admin /reset_counters); gauges keep their values. */
+  resetCounters(): void {
+    for (const c of this.counters.values()) c.value = 0;
+    for (const h of this.histograms.values()) {
+      h.counts.fill(0);
+      h.sum = 0;
+      h.count = 0;
+    }
+  }
+
+  /** Envoy's /stats text: `name: value`, sorted by name; histograms summarised by count and sum. */
+  renderText(): string {
+    const lines: string[] = [];
+    for (const m of [...this.counters.values(), ...this.gauges.values()]) lines.push(`${m.name}: ${m.value}`);
+    for (const h of this.histograms.values())
+      lines.push(
+        h.count === 0 ? `${h.name}: No recorded values` : `${h.name}: count=${h.count} sum=${h.sum}`,
+      );
+    return lines.sort().join('\n') + (lines.length > 0 ? '\n' : '');
+  }
+
+  /** Envoy's /stats/prometheus text exposition. */
+  renderPrometheus(): string {
+    const families = new Map<string, { type: string; lines: string[] }>();
+    const family = (name: string, type: string): string[] => {
+      let f = families.get(name);
+      if (!f) {
+        f = { type, lines: [] };
+        families.set(name, f);
+      }
+      return f.lines;
+    };
+    for (const c of this.counters.values())
+      family(promName(c.tagExtracted), 'counter').push(
+        `${promName(c.tagExtracted)}${labels(c.tags)} ${c.value}`,
+      );
+    for (const g of this.gauges.values())
+      family(promName(g.tagExtracted), 'gauge').push(
+        `${promName(g.tagExtracted)}${labels(g.tags)} ${g.value}`,
+      );
+    for (const h of this.histograms.values()) {
+      const name = promName(h.tagExtracted);
+      const lines = family(name, 'histogram');
+      let cumulative = 0;
+      h.buckets.forEach((le, i) => {
+        cumulative += h.counts[i] ?? 0;
+        lines.push(`${name}_bucket${labels([...h.tags, ['le', String(le)]])} ${cumulative}`);
+      });
+      lines.push(`${name}_bucket${labels([...h.tags, ['le', '+Inf']])} ${h.count}`);
+      lines.push(`${name}_sum${labels(h.tags)} ${h.sum}`);
+      lines.push(`${name}_count${labels(h.tags)} ${h.count}`);
+    }
+    let out = '';
+    for (const name of [...families.keys()].sort()) {
+      const f = families.get(name);
+      if (!f) continue;
+      out += `# TYPE ${name} ${f.type}\n${f.lines.join('\n')}\n`;
+    }
+    return out;
+  }
+}
+
+export function observe(h: Histogram, value: number): void {
+  h.count++;
+  h.sum += value;
+  for (let i = 0; i < h.buckets.length; i++) {
+    if (value <= (h.buckets[i] ?? Infinity)) {
+      h.counts[i] = (h.counts[i] ?? 0) + 1;
+      return;
+    }
+  }
+}
+
+function promName(tagExtracted: string): string {
+  return `envoy_${tagExtracted.replace(/[^a-zA-Z0-9_]/g, '_')}`;
+}
+
+function labels(tags: Tags): string {
+  if (tags.length === 0) return '';
+  const parts = tags.map(
+    ([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`,
+  );
+  return `{${parts.join(',')}}`;
+}
