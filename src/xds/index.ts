@@ -44,3 +44,4 @@ export {
   sidecarScopeFor,
 } from './generate/sidecar-scope.js';
 export type { EgressHost, OutboundTrafficMode, SidecarScope } from './generate/sidecar-scope.js';
+export * from './client/index.js';
