@@ -3,6 +3,7 @@ import { analyzeCommand } from './analyze.js';
 import type { AnalyzeFlags } from './analyze.js';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
+import { registerPilot } from './pilot.js';
 import { registerProxyConfig } from './proxy-config.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -86,6 +87,7 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
     });
 
   registerProxyConfig(program, io, setExit);
+  registerPilot(program, io, setExit);
 
   return program;
 }

@@ -45,3 +45,4 @@ export {
 } from './generate/sidecar-scope.js';
 export type { EgressHost, OutboundTrafficMode, SidecarScope } from './generate/sidecar-scope.js';
 export * from './client/index.js';
+export * from './server/index.js';

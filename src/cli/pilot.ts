@@ -1,0 +1,112 @@
+import type { Command } from 'commander';
+import {
+  SettingError,
+  parseDurationFlag,
+  parseIntFlag,
+  parseListenAddress,
+  startPilot,
+} from '../pilot/index.js';
+import { CliError, EXIT } from './errors.js';
+import type { CommandIO } from './io.js';
+
+export interface PilotFlags {
+  configDir?: string;
+  grpcAddr?: string;
+  httpAddr?: string;
+  monitoringAddr?: string;
+  debounceAfter?: string;
+  debounceMax?: string;
+  pushThrottle?: string;
+  logLevel?: string;
+}
+
+function setting<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof SettingError) throw new CliError(err.message, EXIT.usage);
+    throw err;
+  }
+}
+
+/** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(signal);
+    };
+    const onInt = () => stop('SIGINT');
+    const onTerm = () => stop('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+  });
+}
+
+/** `skiff pilot`: runs the control plane over a directory of manifests until interrupted. */
+export async function pilotCommand(flags: PilotFlags, io: CommandIO): Promise<number> {
+  if (!flags.configDir) throw new CliError('--config-dir is required', EXIT.usage);
+  const grpc = setting(() => parseListenAddress(flags.grpcAddr ?? '127.0.0.1:15010', '127.0.0.1'));
+  const http = setting(() => parseListenAddress(flags.httpAddr ?? '127.0.0.1:8080', '127.0.0.1'));
+  const monitoring = setting(() =>
+    parseListenAddress(flags.monitoringAddr ?? '127.0.0.1:15014', '127.0.0.1'),
+  );
+  const level = (flags.logLevel ?? 'info').toLowerCase();
+  if (level !== 'info' && level !== 'debug')
+    throw new CliError(`invalid --log-level "${flags.logLevel}"`, EXIT.usage);
+  // Listen for signals before serving, so a stop request right after startup is not lost.
+  const stopped = untilSignal();
+  const handle = await startPilot({
+    configDir: flags.configDir,
+    grpcHost: grpc.host,
+    grpcPort: grpc.port,
+    httpHost: http.host,
+    httpPort: http.port,
+    monitoringHost: monitoring.host,
+    monitoringPort: monitoring.port,
+    debounceAfterMs:
+      flags.debounceAfter === undefined
+        ? undefined
+        : setting(() => parseDurationFlag('--debounce-after', flags.debounceAfter as string)),
+    debounceMaxMs:
+      flags.debounceMax === undefined
+        ? undefined
+        : setting(() => parseDurationFlag('--debounce-max', flags.debounceMax as string)),
+    pushThrottle:
+      flags.pushThrottle === undefined
+        ? undefined
+        : setting(() => parseIntFlag('--push-throttle', flags.pushThrottle as string)),
+    log: io.stdout,
+    debugLog: level === 'debug',
+    env: io.env,
+  }).catch((err: unknown) => {
+    if (err instanceof SettingError) throw new CliError(err.message, EXIT.usage);
+    throw new CliError((err as Error).message ?? String(err), EXIT.unknown);
+  });
+  await stopped;
+  await handle.close();
+  return EXIT.ok;
+}
+
+export function registerPilot(program: Command, io: CommandIO, setExit: (code: number) => void): void {
+  program
+    .command('pilot')
+    .description(
+      'Run the control plane: serve xDS for the manifests in a directory, with debug and metrics ports',
+    )
+    .option('--config-dir <dir>', 'directory of manifests to serve (watched recursively)')
+    .option('--grpc-addr <addr>', 'xDS gRPC address (plaintext)', '127.0.0.1:15010')
+    .option('--http-addr <addr>', 'debug HTTP address (/debug/*, /ready)', '127.0.0.1:8080')
+    .option('--monitoring-addr <addr>', 'metrics address (/metrics)', '127.0.0.1:15014')
+    .option(
+      '--debounce-after <duration>',
+      'quiet period before a push (default PILOT_DEBOUNCE_AFTER or 100ms)',
+    )
+    .option('--debounce-max <duration>', 'longest delay of a push (default PILOT_DEBOUNCE_MAX or 10s)')
+    .option('--push-throttle <n>', 'concurrent pushes (default PILOT_PUSH_THROTTLE or 100)')
+    .option('--log-level <level>', 'info or debug', 'info')
+    .action(async (opts: PilotFlags) => {
+      setExit(await pilotCommand(opts, io));
+    });
+}

@@ -1,0 +1,337 @@
+/**
+ * istiod's debug HTTP endpoints (pilot/pkg/xds/debug.go at 1.17) over the ADS server's state, plus
+ * `/ready`, `/version` and `/metrics`. JSON is written compact, or with 4-space indents under `?pretty`,
+ * with Go's HTML escaping, as istiod's writeJSON does.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConfigSnapshot } from '../model/index.js';
+import { SKIFF_ISTIO_VERSION, XDS_TYPE, watchStatus } from '../xds/index.js';
+import type { AdsServer, Connection, Json, ProxyResources } from '../xds/index.js';
+
+export const PILOT_VERSION_STRING = `${SKIFF_ISTIO_VERSION}-skiff-node${process.versions.node}-Clean-${SKIFF_ISTIO_VERSION}`;
+
+export interface DebugContext {
+  server: AdsServer;
+  /** The config the control plane serves. */
+  snapshot: () => ConfigSnapshot;
+  /** Whether the initial config has been loaded and the xDS server is serving. */
+  ready: () => boolean;
+  /** Whether a config change has been pushed yet (istiod's LastPushStatus). */
+  pushedOnce: () => boolean;
+}
+
+type Handler = (url: URL, ctx: DebugContext, res: ServerResponse) => void | Promise<void>;
+
+const HANDLERS = new Map<string, { help: string; handler: Handler }>();
+
+function register(path: string, help: string, handler: Handler): void {
+  HANDLERS.set(path, { help, handler });
+}
+
+/** Go's encoding/json output: `<`, `>`, `&`, U+2028 and U+2029 escaped. */
+export function goJson(value: unknown, pretty: boolean): string {
+  const text = pretty ? JSON.stringify(value, null, 4) : JSON.stringify(value);
+  return (text ?? 'null').replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+function writeJson(res: ServerResponse, url: URL, value: unknown): void {
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.end(goJson(value, url.searchParams.has('pretty')));
+}
+
+function writeText(res: ServerResponse, code: number, text: string): void {
+  res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8' });
+  res.end(text);
+}
+
+/** istiod's getDebugConnection + errorHandler: the connection named by ?proxyID, or an error written. */
+function debugConnection(url: URL, ctx: DebugContext, res: ServerResponse): Connection | undefined {
+  const proxyId = url.searchParams.get('proxyID') ?? '';
+  if (proxyId === '') {
+    writeText(res, 400, 'You must provide a proxyID in the query string\n');
+    return undefined;
+  }
+  const con = ctx.server.findConnection(proxyId);
+  if (!con) {
+    writeText(
+      res,
+      404,
+      'Proxy not connected to this Pilot instance. It may be connected to another instance.\n',
+    );
+    return undefined;
+  }
+  return con;
+}
+
+function adsClient(con: Connection, withDetails: boolean): Record<string, unknown> {
+  const base: Record<string, unknown> = {
+    connectionId: con.id,
+    connectedAt: con.connectedAt.toISOString(),
+    address: con.peerAddress,
+  };
+  if (!withDetails) return base;
+  const watches: Record<string, string[]> = {};
+  for (const type of [...con.watches.keys()].sort()) {
+    const w = con.watches.get(type);
+    watches[type] = w ? [...w.names] : [];
+  }
+  return {
+    ...base,
+    labels: con.proxy.labels,
+    metadata: con.proxy.metadata,
+    locality: con.locality,
+    ...(Object.keys(watches).length > 0 ? { watches } : {}),
+  };
+}
+
+function clientsJson(connections: Connection[], withDetails: boolean): Record<string, unknown> {
+  return {
+    totalClients: connections.length,
+    ...(connections.length > 0 ? { clients: connections.map((c) => adsClient(c, withDetails)) } : {}),
+  };
+}
+
+/** handlePushRequest: `?push=true` pushes everything to everyone. */
+function handledPush(url: URL, ctx: DebugContext, res: ServerResponse): boolean {
+  if ((url.searchParams.get('push') ?? '') === '') return false;
+  const n = ctx.server.pushAll('debug');
+  writeText(res, 200, `Pushed to ${n} servers\n`);
+  return true;
+}
+
+function withType(typeUrl: string, json: Json): Record<string, unknown> {
+  return { '@type': typeUrl, ...json };
+}
+
+/** An Envoy admin ConfigDump (proto3 JSON) of what the control plane would send the proxy now. */
+export function configDump(resources: ProxyResources, version: string, includeEds: boolean): unknown {
+  const configs: unknown[] = [
+    { '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump' },
+    {
+      '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+      versionInfo: version,
+      ...nonEmpty(
+        'dynamicActiveClusters',
+        resources.clusters.map((c) => ({ cluster: withType(XDS_TYPE.cluster, c) })),
+      ),
+    },
+  ];
+  if (includeEds) {
+    configs.push({
+      '@type': 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump',
+      ...nonEmpty(
+        'dynamicEndpointConfigs',
+        resources.endpoints.map((e) => ({
+          versionInfo: version,
+          endpointConfig: withType(XDS_TYPE.endpoint, e),
+        })),
+      ),
+    });
+  }
+  configs.push(
+    {
+      '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
+      versionInfo: version,
+      ...nonEmpty(
+        'dynamicListeners',
+        resources.listeners.map((l) => ({
+          name: typeof l['name'] === 'string' ? l['name'] : '',
+          activeState: { versionInfo: version, listener: withType(XDS_TYPE.listener, l) },
+        })),
+      ),
+    },
+    { '@type': 'type.googleapis.com/envoy.admin.v3.ScopedRoutesConfigDump' },
+    {
+      '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+      ...nonEmpty(
+        'dynamicRouteConfigs',
+        resources.routes.map((r) => ({ versionInfo: version, routeConfig: withType(XDS_TYPE.route, r) })),
+      ),
+    },
+    {
+      '@type': 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump',
+      ...nonEmpty(
+        'dynamicActiveSecrets',
+        resources.secrets.map((s) => ({ versionInfo: version, secret: withType(XDS_TYPE.secret, s) })),
+      ),
+    },
+    { '@type': 'type.googleapis.com/envoy.admin.v3.EcdsConfigDump' },
+  );
+  return { configs };
+}
+
+function nonEmpty(key: string, list: unknown[]): Record<string, unknown> {
+  return list.length > 0 ? { [key]: list } : {};
+}
+
+register('/debug/adsz', 'Status and debug interface for ADS', (url, ctx, res) => {
+  if (handledPush(url, ctx, res)) return;
+  const proxyId = url.searchParams.get('proxyID') ?? '';
+  let connections = ctx.server.connections();
+  if (proxyId !== '') {
+    const con = ctx.server.findConnection(proxyId);
+    if (!con) {
+      writeText(
+        res,
+        404,
+        'Proxy not connected to this Pilot instance. It may be connected to another instance.\n',
+      );
+      return;
+    }
+    connections = [con];
+  }
+  writeJson(res, url, clientsJson(connections, true));
+});
+register('/debug/adsz?push=true', 'Initiates push of the current state to all connected endpoints', () => {});
+register(
+  '/debug/syncz',
+  'Synchronization status of all Envoys connected to this Pilot instance',
+  (url, ctx, res) => {
+    const namespace = url.searchParams.get('namespace') ?? '';
+    const rows = ctx.server
+      .syncz()
+      .filter((r) => namespace === '' || (r.proxy ?? '').endsWith(`.${namespace}`));
+    writeJson(res, url, rows);
+  },
+);
+register('/debug/configz', 'Debug support for config', (url, ctx, res) => {
+  writeJson(
+    res,
+    url,
+    ctx.snapshot().resources.map((r) => r.object),
+  );
+});
+/** Registry objects without their back references to source objects (large, and not istiod's shape). */
+function registryView(value: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(value, (k, v: unknown) => (k === 'source' || k === 'origin' ? undefined : v)) ?? 'null',
+  );
+}
+
+register('/debug/registryz', 'Debug support for registry', (url, ctx, res) => {
+  writeJson(res, url, registryView(ctx.server.push.registry.services()));
+});
+register('/debug/endpointz', 'Debug support for endpoints', (url, ctx, res) => {
+  const registry = ctx.server.push.registry;
+  const out: { svc: string; ep: unknown[] }[] = [];
+  for (const svc of registry.services()) {
+    for (const port of svc.ports) {
+      out.push({ svc: `${svc.hostname}:${port.name}`, ep: registry.endpoints(svc, port.port) });
+    }
+  }
+  writeJson(res, url, registryView(out));
+});
+register('/debug/cachez', 'Info about the internal XDS caches', (url, ctx, res) => {
+  if (url.searchParams.get('clear')) {
+    ctx.server.cache.clear();
+    writeText(res, 200, 'Cache cleared\n');
+    return;
+  }
+  writeJson(res, url, ctx.server.cache.keysByType());
+});
+register(
+  '/debug/config_dump',
+  'ConfigDump in the form of the Envoy admin config dump API for passed in proxyID',
+  (url, ctx, res) => {
+    const con = debugConnection(url, ctx, res);
+    if (!con) return;
+    let resources: ProxyResources;
+    try {
+      resources = ctx.server.generate(con);
+    } catch (err) {
+      writeText(res, 500, (err as Error).message);
+      return;
+    }
+    writeJson(
+      res,
+      url,
+      configDump(resources, ctx.server.push.version, url.searchParams.get('include_eds') === 'true'),
+    );
+  },
+);
+register('/debug/push_status', 'Last PushContext Details', (_url, ctx, res) => {
+  // istiod keeps the conflicts and warnings of the last push here; skiff's generators report none yet.
+  if (!ctx.pushedOnce()) {
+    res.writeHead(200);
+    res.end();
+    return;
+  }
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.end('{}');
+});
+register('/debug/connections', 'Info about the connected XDS clients', (url, ctx, res) => {
+  writeJson(res, url, clientsJson(ctx.server.connections(), false));
+});
+register('/debug/mesh', 'Active mesh config', (url, ctx, res) => {
+  writeJson(res, url, ctx.snapshot().mesh);
+});
+register('/debug/list', 'List all supported debug commands in json', (url, _ctx, res) => {
+  writeJson(
+    res,
+    url,
+    [...HANDLERS.keys()]
+      .map((k) => k.replace('/debug/', ''))
+      .filter((k) => k !== 'list')
+      .sort(),
+  );
+});
+
+function indexPage(): string {
+  const rows = [...HANDLERS.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([path, { help }]) => `\t<tr>\n\t<td><a href='${path}'>${path}</a></td><td>${help}</td>\n\t</tr>`)
+    .join('\n');
+  return `<html>\n<head>\n<title>Pilot Debug Console</title>\n</head>\n<body>\n<table id="endpoints">\n<tr><th>Endpoint</th><th>Description</th></tr>\n${rows}\n</table>\n</body>\n</html>\n`;
+}
+
+/** Proxy-status-like summary per connection (used by skiff's own tools): type URL → status. */
+export function connectionStatuses(con: Connection): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [type, w] of con.watches) out[type] = watchStatus(w);
+  return out;
+}
+
+/** The request handler for the debug port (8080) and, with `metrics`, the monitoring port (15014). */
+export function debugRequestHandler(
+  ctx: DebugContext,
+  options: { metrics?: boolean } = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const path = url.pathname.replace(/\/+$/, '') || '/';
+      if (options.metrics && path === '/metrics') {
+        const text = await ctx.server.metrics.text();
+        res.writeHead(200, { 'Content-Type': ctx.server.metrics.registry.contentType });
+        res.end(text);
+        return;
+      }
+      if (path === '/version') {
+        writeText(res, 200, PILOT_VERSION_STRING);
+        return;
+      }
+      if (path === '/ready') {
+        res.writeHead(ctx.ready() ? 200 : 503);
+        res.end();
+        return;
+      }
+      if (path === '/debug') {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+        res.end(indexPage());
+        return;
+      }
+      const entry = HANDLERS.get(path);
+      if (!entry) {
+        writeText(res, 404, '404 page not found\n');
+        return;
+      }
+      await entry.handler(url, ctx, res);
+    })().catch((err: unknown) => {
+      if (!res.headersSent) writeText(res, 500, `${(err as Error).message ?? String(err)}\n`);
+      else res.end();
+    });
+  };
+}

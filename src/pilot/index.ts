@@ -1,0 +1,23 @@
+/** The control plane: config sources, the pilot process wiring, debug HTTP and tuning settings. */
+export { startPilot } from './pilot.js';
+export type { PilotHandle, PilotOptions } from './pilot.js';
+export { DirectoryConfigSource, ENDPOINT_KINDS, configKeyString, diffSnapshots } from './config-source.js';
+export type { ConfigChange, ConfigKey, ConfigSource, DirectoryConfigSourceOptions } from './config-source.js';
+export {
+  PILOT_VERSION_STRING,
+  configDump,
+  connectionStatuses,
+  debugRequestHandler,
+  goJson,
+} from './debug-http.js';
+export type { DebugContext } from './debug-http.js';
+export {
+  DEFAULT_TUNING,
+  SettingError,
+  parseDurationFlag,
+  parseGoDuration,
+  parseIntFlag,
+  parseListenAddress,
+  tuningSettings,
+} from './options.js';
+export type { TuningSettings } from './options.js';

@@ -1,0 +1,254 @@
+/**
+ * The ADS wire format: the gRPC service definition of `envoy.service.discovery.v3.AggregatedDiscoveryService`
+ * built on the Envoy protobufjs Root protos.ts already loaded (no second proto parse), decoding of
+ * Discovery/DeltaDiscovery requests into plain typed objects, and response encoding that splices
+ * pre-encoded `Any` bytes, so a resource shared by many proxies is encoded once.
+ */
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import type { Type } from 'protobufjs';
+import { envoyRoot } from '../protos.js';
+
+export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+export interface RequestNode {
+  id: string;
+  cluster: string;
+  /** google.protobuf.Struct as plain JSON. */
+  metadata: Record<string, unknown>;
+  locality: { region?: string; zone?: string; subZone?: string };
+  userAgentName: string;
+}
+
+export interface XdsErrorDetail {
+  code: number;
+  message: string;
+}
+
+export interface SotwRequest {
+  versionInfo: string;
+  node?: RequestNode;
+  resourceNames: string[];
+  typeUrl: string;
+  responseNonce: string;
+  errorDetail?: XdsErrorDetail;
+}
+
+export interface DeltaRequest {
+  node?: RequestNode;
+  typeUrl: string;
+  subscribe: string[];
+  unsubscribe: string[];
+  initialResourceVersions: Record<string, string>;
+  responseNonce: string;
+  errorDetail?: XdsErrorDetail;
+}
+
+/** One resource ready to go on the wire: the encoded `Any` message and its Any.value length. */
+export interface EncodedResource {
+  name: string;
+  typeUrl: string;
+  /** Content hash, used as the delta `version` and to compare what was sent. */
+  hash: string;
+  /** The encoded google.protobuf.Any message (type_url + value). */
+  anyBytes: Uint8Array;
+  /** len(Any.value): what istiod counts in pilot_xds_config_size_bytes. */
+  size: number;
+}
+
+type Plain = Record<string, unknown>;
+
+function isRecord(v: unknown): v is Plain {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function strList(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
+}
+
+function own(m: Plain, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(m, key);
+}
+
+function structToJson(m: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!isRecord(m) || !isRecord(m['fields'])) return out;
+  for (const [k, v] of Object.entries(m['fields'])) out[k] = valueToJson(v);
+  return out;
+}
+
+// google.protobuf.Value keeps camelCase member names under keepCase (xds-protocol.md §9.1 trap 2).
+function valueToJson(v: unknown): unknown {
+  if (!isRecord(v)) return null;
+  if (own(v, 'structValue')) return structToJson(v['structValue']);
+  if (own(v, 'listValue'))
+    return isRecord(v['listValue']) && Array.isArray(v['listValue']['values'])
+      ? v['listValue']['values'].map(valueToJson)
+      : [];
+  if (own(v, 'stringValue')) return str(v['stringValue']);
+  if (own(v, 'numberValue')) return typeof v['numberValue'] === 'number' ? v['numberValue'] : 0;
+  if (own(v, 'boolValue')) return v['boolValue'] === true;
+  return null;
+}
+
+function decodeNode(m: unknown): RequestNode | undefined {
+  if (!isRecord(m)) return undefined;
+  const loc = isRecord(m['locality']) ? m['locality'] : {};
+  return {
+    id: str(m['id']),
+    cluster: str(m['cluster']),
+    metadata: structToJson(m['metadata']),
+    locality: {
+      ...(str(loc['region']) ? { region: str(loc['region']) } : {}),
+      ...(str(loc['zone']) ? { zone: str(loc['zone']) } : {}),
+      ...(str(loc['sub_zone']) ? { subZone: str(loc['sub_zone']) } : {}),
+    },
+    userAgentName: str(m['user_agent_name']),
+  };
+}
+
+function decodeError(m: unknown): XdsErrorDetail | undefined {
+  if (!isRecord(m)) return undefined;
+  return { code: typeof m['code'] === 'number' ? m['code'] : 0, message: str(m['message']) };
+}
+
+let types: { request: Type; response: Type; deltaRequest: Type; deltaResponse: Type; any: Type } | undefined;
+
+function messageTypes(): NonNullable<typeof types> {
+  if (types) return types;
+  const root = envoyRoot();
+  types = {
+    request: root.lookupType('envoy.service.discovery.v3.DiscoveryRequest'),
+    response: root.lookupType('envoy.service.discovery.v3.DiscoveryResponse'),
+    deltaRequest: root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest'),
+    deltaResponse: root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse'),
+    any: root.lookupType('google.protobuf.Any'),
+  };
+  return types;
+}
+
+export function decodeSotwRequest(bytes: Uint8Array): SotwRequest {
+  const m = messageTypes().request.decode(bytes) as unknown as Plain;
+  const node = own(m, 'node') ? decodeNode(m['node']) : undefined;
+  const errorDetail = own(m, 'error_detail') ? decodeError(m['error_detail']) : undefined;
+  return {
+    versionInfo: str(m['version_info']),
+    ...(node ? { node } : {}),
+    resourceNames: strList(m['resource_names']),
+    typeUrl: str(m['type_url']),
+    responseNonce: str(m['response_nonce']),
+    ...(errorDetail ? { errorDetail } : {}),
+  };
+}
+
+export function decodeDeltaRequest(bytes: Uint8Array): DeltaRequest {
+  const m = messageTypes().deltaRequest.decode(bytes) as unknown as Plain;
+  const node = own(m, 'node') ? decodeNode(m['node']) : undefined;
+  const errorDetail = own(m, 'error_detail') ? decodeError(m['error_detail']) : undefined;
+  const initial: Record<string, string> = {};
+  if (isRecord(m['initial_resource_versions']))
+    for (const [k, v] of Object.entries(m['initial_resource_versions'])) initial[k] = str(v);
+  return {
+    ...(node ? { node } : {}),
+    typeUrl: str(m['type_url']),
+    subscribe: strList(m['resource_names_subscribe']),
+    unsubscribe: strList(m['resource_names_unsubscribe']),
+    initialResourceVersions: initial,
+    responseNonce: str(m['response_nonce']),
+    ...(errorDetail ? { errorDetail } : {}),
+  };
+}
+
+/** Encodes the Any wrapper around already-encoded message bytes. */
+export function encodeAnyMessage(typeUrl: string, value: Uint8Array): Uint8Array {
+  return protobuf.Writer.create().uint32(10).string(typeUrl).uint32(18).bytes(value).finish();
+}
+
+/** DiscoveryResponse{version_info=1, resources=2, type_url=4, nonce=5, control_plane=6{identifier=1}}. */
+export function encodeSotwResponse(r: {
+  versionInfo: string;
+  typeUrl: string;
+  nonce: string;
+  resources: readonly EncodedResource[];
+  controlPlane?: string;
+}): Buffer {
+  const w = protobuf.Writer.create();
+  if (r.versionInfo) w.uint32(10).string(r.versionInfo);
+  for (const res of r.resources) w.uint32(18).bytes(res.anyBytes);
+  w.uint32(34).string(r.typeUrl);
+  w.uint32(42).string(r.nonce);
+  if (r.controlPlane) w.uint32(50).fork().uint32(10).string(r.controlPlane).ldelim();
+  return Buffer.from(w.finish());
+}
+
+/**
+ * DeltaDiscoveryResponse{system_version_info=1, resources=2 Resource{version=1, resource=2, name=3},
+ * type_url=4, nonce=5, removed_resources=6, control_plane=7}.
+ */
+export function encodeDeltaResponse(r: {
+  systemVersionInfo: string;
+  typeUrl: string;
+  nonce: string;
+  resources: readonly EncodedResource[];
+  removed: readonly string[];
+  controlPlane?: string;
+}): Buffer {
+  const w = protobuf.Writer.create();
+  if (r.systemVersionInfo) w.uint32(10).string(r.systemVersionInfo);
+  for (const res of r.resources) {
+    w.uint32(18).fork();
+    w.uint32(10).string(res.hash);
+    w.uint32(18).bytes(res.anyBytes);
+    w.uint32(26).string(res.name);
+    w.ldelim();
+  }
+  w.uint32(34).string(r.typeUrl);
+  w.uint32(42).string(r.nonce);
+  for (const name of r.removed) w.uint32(50).string(name);
+  if (r.controlPlane) w.uint32(58).fork().uint32(10).string(r.controlPlane).ldelim();
+  return Buffer.from(w.finish());
+}
+
+function encodePlain(type: Type, value: unknown): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value);
+  return Buffer.from(type.encode(type.fromObject(value as Plain)).finish());
+}
+
+function decodePlain(type: Type, bytes: Buffer): unknown {
+  return type.toObject(type.decode(bytes), { longs: Number, enums: String, bytes: Buffer });
+}
+
+/**
+ * The ADS service for grpc-js. The server side reads requests as SotwRequest / DeltaRequest and writes
+ * pre-encoded Buffers; the client side (tests, tools) writes plain snake_case objects and reads plain
+ * objects, so one definition serves both `server.addService` and `makeGenericClientConstructor`.
+ */
+export function adsServerDefinition(): ServiceDefinition {
+  const t = messageTypes();
+  const sotw: MethodDefinition<unknown, unknown> = {
+    path: `/${ADS_SERVICE}/StreamAggregatedResources`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (v) => encodePlain(t.request, v),
+    requestDeserialize: (b: Buffer) => decodeSotwRequest(b),
+    responseSerialize: (v) => encodePlain(t.response, v),
+    responseDeserialize: (b: Buffer) => decodePlain(t.response, b),
+    originalName: 'streamAggregatedResources',
+  };
+  const delta: MethodDefinition<unknown, unknown> = {
+    path: `/${ADS_SERVICE}/DeltaAggregatedResources`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (v) => encodePlain(t.deltaRequest, v),
+    requestDeserialize: (b: Buffer) => decodeDeltaRequest(b),
+    responseSerialize: (v) => encodePlain(t.deltaResponse, v),
+    responseDeserialize: (b: Buffer) => decodePlain(t.deltaResponse, b),
+    originalName: 'deltaAggregatedResources',
+  };
+  return { StreamAggregatedResources: sotw, DeltaAggregatedResources: delta };
+}

@@ -1,0 +1,26 @@
+export { AdsServer, goDuration } from './server.js';
+export type { AdsServerOptions, ConfigUpdate, ProxyGenerator, PushRequest, SyncStatus } from './server.js';
+export { Connection, watchStatus } from './connection.js';
+export type { ConfigStatus, StreamKind, WatchState } from './connection.js';
+export {
+  adsServerDefinition,
+  decodeDeltaRequest,
+  decodeSotwRequest,
+  encodeDeltaResponse,
+  encodeSotwResponse,
+} from './codec.js';
+export type { DeltaRequest, EncodedResource, SotwRequest, XdsErrorDetail, RequestNode } from './codec.js';
+export { XdsMetrics } from './metrics.js';
+export { ResourceCache, resourceName } from './resource-cache.js';
+export { createLogger, formatLogLine, logTimestamp, silentLogger } from './log.js';
+export type { LogLevel, LogSink, Logger } from './log.js';
+export {
+  PUSH_ORDER,
+  XDS_TYPE,
+  byteCount,
+  grpcCodeName,
+  isWildcardType,
+  metricType,
+  shortType,
+} from './types.js';
+export { CLIENT_CONFIG_TYPE, DEBUG_SYNCZ_TYPE } from './debug-types.js';

@@ -1,0 +1,955 @@
+/**
+ * The ADS server: StreamAggregatedResources (state of the world) and DeltaAggregatedResources over one
+ * generator callback, with istiod's request rules (pkg/xds/server.go ShouldRespond: NACKs recorded and never
+ * answered, stale nonces ignored, ACKs answered only when the subscription grew), its push pipeline
+ * (debounce → new push context → per-connection merging queue under a concurrency throttle → types in
+ * CDS, EDS, LDS, RDS order) and its pilot_* metrics and log lines.
+ *
+ * Pushes send a type only when what the proxy would hold changed (compared by content hash with what it
+ * was last sent), except that EDS follows every CDS response and RDS every LDS response so that Envoy can
+ * finish warming, and a forced (debug) push sends everything.
+ */
+import { randomUUID } from 'node:crypto';
+import { Server, ServerCredentials, status as grpcStatus } from '@grpc/grpc-js';
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { ConfigSnapshot } from '../../model/index.js';
+import { ProxyNodeError, buildPushContext, generateProxyResources, proxyFromNode } from '../index.js';
+import type { Proxy, ProxyResources, PushContext } from '../index.js';
+import { adsServerDefinition, encodeDeltaResponse, encodeSotwResponse } from './codec.js';
+import type { DeltaRequest, EncodedResource, SotwRequest, RequestNode } from './codec.js';
+import { Connection, newWatch, watchStatus } from './connection.js';
+import type { ConfigStatus, StreamKind, WatchState } from './connection.js';
+import { Debouncer } from './debounce.js';
+import { DEBUG_SYNCZ_TYPE, debugSynczResources, isDebugType } from './debug-types.js';
+import { silentLogger } from './log.js';
+import type { Logger } from './log.js';
+import { XdsMetrics } from './metrics.js';
+import { PushQueue } from './push-queue.js';
+import { ResourceCache, resourceName } from './resource-cache.js';
+import {
+  XDS_TYPE,
+  byteCount,
+  grpcCodeName,
+  isWildcardType,
+  metricType,
+  pushOrderIndex,
+  shortType,
+} from './types.js';
+
+export type ProxyGenerator = (push: PushContext, proxy: Proxy) => ProxyResources;
+
+/** One push on its way to connections (istiod's PushRequest, 1.17 shape). */
+export interface PushRequest {
+  /** False for endpoint-only changes: only EDS is pushed. */
+  full: boolean;
+  /** Send every watched type even when nothing changed (debug push). */
+  forced: boolean;
+  /** Trigger reasons (`config`, `endpoint`, `debug`, ...), counted in pilot_push_triggers. */
+  reasons: string[];
+  /** `Kind/namespace/name` of the changed objects. */
+  configsUpdated: Set<string>;
+  push: PushContext;
+  /** performance.now() when the push was queued (StartPush); queue and convergence times start here. */
+  start: number;
+}
+
+/** A config change for the debounced pipeline. */
+export interface ConfigUpdate {
+  snapshot: ConfigSnapshot;
+  /** Only Pods, WorkloadEntries or Endpoints changed. */
+  endpointsOnly: boolean;
+  /** `Kind/namespace/name` of what changed. */
+  configs: string[];
+}
+
+export interface AdsServerOptions {
+  /** The config the server starts with. */
+  snapshot: ConfigSnapshot;
+  generator?: ProxyGenerator;
+  buildPush?: (snapshot: ConfigSnapshot, version: string) => PushContext;
+  debounceAfterMs?: number;
+  debounceMaxMs?: number;
+  pushThrottle?: number;
+  /** A send not completed in this time closes the stream (PILOT_XDS_SEND_TIMEOUT, 5 s in Istio 1.17). */
+  sendTimeoutMs?: number;
+  logger?: Logger;
+  metrics?: XdsMetrics;
+  /** The control plane's pod name, reported in responses' control_plane identifier. */
+  podName?: string;
+}
+
+export interface SyncStatus {
+  cluster_id?: string;
+  proxy?: string;
+  proxy_version?: string;
+  istio_version?: string;
+  cluster_sent?: string;
+  cluster_acked?: string;
+  listener_sent?: string;
+  listener_acked?: string;
+  route_sent?: string;
+  route_acked?: string;
+  endpoint_sent?: string;
+  endpoint_acked?: string;
+  extensionconfig_sent?: string;
+  extensionconfig_acked?: string;
+}
+
+class WriteTimeoutError extends Error {}
+class ConnectionClosedError extends Error {}
+
+const RESOURCE_KEY: Record<string, keyof ProxyResources> = {
+  [XDS_TYPE.cluster]: 'clusters',
+  [XDS_TYPE.endpoint]: 'endpoints',
+  [XDS_TYPE.listener]: 'listeners',
+  [XDS_TYPE.route]: 'routes',
+  [XDS_TYPE.secret]: 'secrets',
+};
+
+/** Go's time.Duration.String() for log lines. */
+export function goDuration(ms: number): string {
+  if (ms <= 0) return '0s';
+  if (ms < 0.001) return `${Math.round(ms * 1e6)}ns`;
+  if (ms < 1) return `${trim((ms * 1000).toFixed(3))}µs`;
+  if (ms < 1000) return `${trim(ms.toFixed(6))}ms`;
+  const totalSeconds = ms / 1000;
+  const h = Math.floor(totalSeconds / 3600);
+  const m = Math.floor((totalSeconds % 3600) / 60);
+  const s = trim((totalSeconds % 60).toFixed(9));
+  return `${h > 0 ? `${h}h` : ''}${h > 0 || m > 0 ? `${m}m` : ''}${s}s`;
+}
+
+function trim(fixed: string): string {
+  return fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
+}
+
+function mergePush(a: PushRequest, b: PushRequest): PushRequest {
+  return {
+    full: a.full || b.full,
+    forced: a.forced || b.forced,
+    reasons: [...a.reasons, ...b.reasons],
+    configsUpdated: new Set([...a.configsUpdated, ...b.configsUpdated]),
+    push: b.push,
+    start: Math.min(a.start, b.start),
+  };
+}
+
+interface DebouncedUpdate {
+  snapshot: ConfigSnapshot;
+  full: boolean;
+  reasons: string[];
+  configs: Set<string>;
+}
+
+export class AdsServer {
+  readonly metrics: XdsMetrics;
+  readonly cache = new ResourceCache();
+  readonly startedAt = new Date();
+  private readonly log: Logger;
+  private readonly generator: ProxyGenerator;
+  private readonly buildPush: (snapshot: ConfigSnapshot, version: string) => PushContext;
+  private readonly sendTimeoutMs: number;
+  private readonly grpcServer = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  private readonly conns = new Map<string, Connection>();
+  private readonly clientsByVersion = new Map<string, number>();
+  private readonly queue: PushQueue<Connection, PushRequest>;
+  private readonly debouncer: Debouncer<DebouncedUpdate>;
+  private readonly synthesized = new Map<string, object>();
+  private readonly controlPlane: string;
+  private currentPush: PushContext;
+  private versionCounter = 0;
+  private connectionCounter = 0;
+  private debounceCounter = 0;
+  private lastPushAt = 0;
+  private closed = false;
+
+  constructor(options: AdsServerOptions) {
+    this.log = options.logger ?? silentLogger;
+    this.metrics = options.metrics ?? new XdsMetrics();
+    this.generator = options.generator ?? generateProxyResources;
+    this.buildPush = options.buildPush ?? ((snapshot, version) => buildPushContext(snapshot, { version }));
+    this.sendTimeoutMs = options.sendTimeoutMs ?? 5000;
+    this.controlPlane = JSON.stringify({ Component: 'istiod', ID: options.podName ?? 'skiff-pilot' });
+    this.queue = new PushQueue(options.pushThrottle ?? 100, mergePush, (con, req) => this.dequeued(con, req));
+    this.debouncer = new Debouncer<DebouncedUpdate>(
+      { afterMs: options.debounceAfterMs ?? 100, maxMs: options.debounceMaxMs ?? 10_000 },
+      (a, b) => ({
+        snapshot: b.snapshot,
+        full: a.full || b.full,
+        reasons: [...a.reasons, ...b.reasons],
+        configs: new Set([...a.configs, ...b.configs]),
+      }),
+      (update, info) => this.debouncedPush(update, info),
+    );
+    const t0 = performance.now();
+    this.currentPush = this.buildPush(options.snapshot, this.nextVersion());
+    this.metrics.pushContextInitTime.observe((performance.now() - t0) / 1000);
+    this.metrics.services.set(this.currentPush.registry.services().length);
+    this.grpcServer.addService(adsServerDefinition(), {
+      StreamAggregatedResources: (call: ServerDuplexStream<unknown, unknown>) => this.stream(call, 'sotw'),
+      DeltaAggregatedResources: (call: ServerDuplexStream<unknown, unknown>) => this.stream(call, 'delta'),
+    });
+  }
+
+  /** Binds `host:port` (port 0 picks a free one); resolves to the bound port. */
+  listen(address: string): Promise<number> {
+    return new Promise((resolve, reject) =>
+      this.grpcServer.bindAsync(address, ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.debouncer.close();
+    this.queue.close();
+    for (const con of [...this.conns.values()]) {
+      this.closeConnection(con, { code: grpcStatus.UNAVAILABLE, details: 'server shutting down' });
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, 1000);
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** The push context generation currently reads. */
+  get push(): PushContext {
+    return this.currentPush;
+  }
+
+  /** Connections, sorted by connection id. */
+  connections(): Connection[] {
+    return [...this.conns.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** The connection whose id contains `proxyId` (istiod matches debug proxyIDs as substrings). */
+  findConnection(proxyId: string): Connection | undefined {
+    return this.connections().find((c) => c.id.includes(proxyId));
+  }
+
+  /** What the proxy of a connection would be sent now. */
+  generate(con: Connection): ProxyResources {
+    return this.generatedFor(con, this.currentPush);
+  }
+
+  /** Status per watched type, as proxy-status shows it. */
+  statusOf(con: Connection, typeUrl: string): ConfigStatus | undefined {
+    const w = con.watches.get(typeUrl);
+    return w ? watchStatus(w) : undefined;
+  }
+
+  /** /debug/syncz rows (istiod 1.17 SyncStatus; empty fields omitted as Go's omitempty does). */
+  syncz(): SyncStatus[] {
+    return this.connections().map((con) => {
+      const nonce = (t: string, f: 'nonceSent' | 'nonceAcked'): string | undefined =>
+        con.watches.get(t)?.[f] || undefined;
+      const row: SyncStatus = {
+        cluster_id: con.proxy.clusterId || undefined,
+        proxy: con.proxy.name,
+        istio_version: con.proxy.istioVersion || undefined,
+        cluster_sent: nonce(XDS_TYPE.cluster, 'nonceSent'),
+        cluster_acked: nonce(XDS_TYPE.cluster, 'nonceAcked'),
+        listener_sent: nonce(XDS_TYPE.listener, 'nonceSent'),
+        listener_acked: nonce(XDS_TYPE.listener, 'nonceAcked'),
+        route_sent: nonce(XDS_TYPE.route, 'nonceSent'),
+        route_acked: nonce(XDS_TYPE.route, 'nonceAcked'),
+        endpoint_sent: nonce(XDS_TYPE.endpoint, 'nonceSent'),
+        endpoint_acked: nonce(XDS_TYPE.endpoint, 'nonceAcked'),
+        extensionconfig_sent: nonce(XDS_TYPE.extensionConfig, 'nonceSent'),
+        extensionconfig_acked: nonce(XDS_TYPE.extensionConfig, 'nonceAcked'),
+      };
+      return JSON.parse(JSON.stringify(row)) as SyncStatus;
+    });
+  }
+
+  /** Feeds a config change into the debounce; the push follows the quiet period. */
+  configUpdate(update: ConfigUpdate): void {
+    if (this.closed) return;
+    const reason = update.endpointsOnly ? 'endpoint' : 'config';
+    this.metrics.inboundUpdates.inc({ type: update.endpointsOnly ? 'eds' : 'config' });
+    this.debouncer.add({
+      snapshot: update.snapshot,
+      full: !update.endpointsOnly,
+      reasons: [reason],
+      configs: new Set(update.configs),
+    });
+  }
+
+  /** Pushes the current config to every connection now, everything resent (`/debug/adsz?push=true`). */
+  pushAll(reason = 'debug'): number {
+    const count = this.conns.size;
+    this.log.info(
+      'ads',
+      `XDS: Pushing:${this.currentPush.version} Services:${this.currentPush.registry.services().length} ConnectedEndpoints:${count} Version:${this.currentPush.version}`,
+    );
+    this.startPush({
+      full: true,
+      forced: true,
+      reasons: [reason],
+      configsUpdated: new Set(),
+      push: this.currentPush,
+    });
+    return count;
+  }
+
+  /** Queued and in-flight pushes (for tests and /debug). */
+  get pendingPushes(): number {
+    return this.queue.pendingCount + this.queue.activeCount + this.debouncer.pending;
+  }
+
+  // ---- push pipeline ----
+
+  private nextVersion(): string {
+    // istiod: time.Now().Format(time.RFC3339) + "/" + counter.
+    return `${new Date().toISOString().slice(0, 19)}Z/${++this.versionCounter}`;
+  }
+
+  private debouncedPush(
+    update: DebouncedUpdate,
+    info: { events: number; quietMs: number; sinceFirstMs: number },
+  ): void {
+    const t0 = performance.now();
+    const configs = [...update.configs];
+    const what =
+      configs.length === 0
+        ? `reason ${update.reasons[0] ?? 'unknown'}`
+        : `config ${configs[0]}${configs.length > 1 ? ` and ${configs.length - 1} more configs` : ''}`;
+    const sinceLastPush = this.lastPushAt === 0 ? info.sinceFirstMs : t0 - this.lastPushAt;
+    this.log.info(
+      'ads',
+      `Push debounce stable[${++this.debounceCounter}] ${info.events} for ${what}: ${goDuration(info.quietMs)} since last change, ${goDuration(sinceLastPush)} since last push, full=${update.full}`,
+    );
+    let push: PushContext;
+    const version = this.nextVersion();
+    try {
+      push = this.buildPush(update.snapshot, version);
+    } catch (err) {
+      this.metrics.pushContextErrors.inc();
+      this.log.error('ads', `XDS: failed to init push context: ${errorText(err)}`);
+      return;
+    }
+    this.metrics.pushContextInitTime.observe((performance.now() - t0) / 1000);
+    this.currentPush = push;
+    this.cache.nextGeneration();
+    this.synthesized.clear();
+    const services = push.registry.services().length;
+    this.metrics.services.set(services);
+    if (update.full) {
+      this.log.info(
+        'ads',
+        `XDS: Pushing:${version} Services:${services} ConnectedEndpoints:${this.conns.size} Version:${version}`,
+      );
+    } else {
+      this.log.info(
+        'ads',
+        `XDS: Incremental Pushing:${version} ConnectedEndpoints:${this.conns.size} Version:${version}`,
+      );
+    }
+    this.startPush({
+      full: update.full,
+      forced: false,
+      reasons: update.reasons,
+      configsUpdated: update.configs,
+      push,
+    });
+    this.lastPushAt = performance.now();
+    this.metrics.debounceTime.observe((info.sinceFirstMs + (performance.now() - t0)) / 1000);
+  }
+
+  private startPush(req: Omit<PushRequest, 'start'>): void {
+    const full: PushRequest = { ...req, start: performance.now() };
+    for (const con of this.conns.values()) this.queue.enqueue(con, full);
+  }
+
+  private dequeued(con: Connection, req: PushRequest): Promise<void> {
+    this.metrics.proxyQueueTime.observe((performance.now() - req.start) / 1000);
+    for (const reason of req.reasons) this.metrics.pushTriggers.inc({ type: reason });
+    return con.serialize(
+      () => this.pushConnection(con, req),
+      (err) => this.connectionFailed(con, err),
+    );
+  }
+
+  private async pushConnection(con: Connection, req: PushRequest): Promise<void> {
+    const t0 = performance.now();
+    let sentAny = false;
+    let cdsSent = false;
+    let ldsSent = false;
+    for (const typeUrl of con.watchedTypes(pushOrderIndex)) {
+      if (!req.full && typeUrl !== XDS_TYPE.endpoint) continue;
+      const w = con.watches.get(typeUrl);
+      if (!w || con.closed) continue;
+      const desired = this.desiredResources(con, w, req.push);
+      if (!desired) continue;
+      const force =
+        req.forced ||
+        (typeUrl === XDS_TYPE.endpoint && cdsSent) ||
+        (typeUrl === XDS_TYPE.route && ldsSent && con.kind === 'sotw');
+      let sent = false;
+      if (con.kind === 'sotw') {
+        let toSend: EncodedResource[];
+        if (isWildcardType(typeUrl)) {
+          // LDS/CDS responses carry the whole set, so any difference resends all of it.
+          const unchanged = w.nonceSent !== '' && sameContent(w.sent, desired);
+          toSend = desired;
+          sent = force || !unchanged;
+        } else {
+          toSend = force ? desired : desired.filter((r) => w.sent.get(r.name) !== r.hash);
+          sent = toSend.length > 0;
+        }
+        if (sent) await this.sendSotw(con, w, toSend, req.push.version, false, t0);
+      } else {
+        const toSend = force ? desired : desired.filter((r) => w.sent.get(r.name) !== r.hash);
+        const names = new Set(desired.map((r) => r.name));
+        const removed = [...w.sent.keys()].filter((n) => !names.has(n));
+        sent = toSend.length > 0 || removed.length > 0;
+        if (sent) await this.sendDelta(con, w, toSend, removed, req.push.version, false, t0);
+      }
+      if (sent) {
+        sentAny = true;
+        if (typeUrl === XDS_TYPE.cluster) cdsSent = true;
+        if (typeUrl === XDS_TYPE.listener) ldsSent = true;
+      }
+    }
+    if (sentAny) this.metrics.convergenceTime.observe((performance.now() - req.start) / 1000);
+  }
+
+  // ---- streams ----
+
+  private stream(call: ServerDuplexStream<unknown, unknown>, kind: StreamKind): void {
+    const peer = call.getPeer();
+    let con: Connection | undefined;
+    let rejected = false;
+    call.on('data', (req: SotwRequest | DeltaRequest) => {
+      if (rejected || this.closed) return;
+      if (!con) {
+        const started = this.connect(call, kind, peer, req.node);
+        if (typeof started === 'string') {
+          rejected = true;
+          this.log.warn('ads', `ADS: "${peer}" rejected: ${started}`);
+          call.emit('error', { code: grpcStatus.INVALID_ARGUMENT, details: started });
+          return;
+        }
+        con = started;
+      }
+      const c = con;
+      if (c.closed) return;
+      void c.serialize(
+        () =>
+          kind === 'sotw'
+            ? this.processSotwRequest(c, req as SotwRequest)
+            : this.processDeltaRequest(c, req as DeltaRequest),
+        (err) => this.connectionFailed(c, err),
+      );
+    });
+    const gone = (why: string) => {
+      if (con && !con.closed) {
+        this.log.info('ads', `ADS: "${peer}" ${con.id} ${why}`);
+        this.closeConnection(con);
+      }
+    };
+    call.on('end', () => {
+      gone('terminated');
+      call.end();
+    });
+    call.on('cancelled', () => gone('terminated'));
+    call.on('error', () => gone('terminated with stream closed'));
+    call.on('close', () => gone('terminated'));
+  }
+
+  /** A new connection from the first request's node, or the reason it is refused. */
+  private connect(
+    call: ServerDuplexStream<unknown, unknown>,
+    kind: StreamKind,
+    peer: string,
+    node: RequestNode | undefined,
+  ): Connection | string {
+    if (!node || node.id === '') return 'missing node information';
+    let proxy: Proxy;
+    const debug = node.id.startsWith('debug~');
+    try {
+      proxy = debug ? debugProxy(node) : proxyFromNode(node.id, node.metadata);
+    } catch (err) {
+      if (err instanceof ProxyNodeError) return err.message;
+      return `invalid node: ${errorText(err)}`;
+    }
+    const id = `${proxy.name}-${++this.connectionCounter}`;
+    const locality: Record<string, string> = {};
+    for (const [k, v] of Object.entries(node.locality)) if (typeof v === 'string') locality[k] = v;
+    const con = new Connection(id, proxy, kind, peer, new Date(), call, locality);
+    con.debug = debug;
+    this.conns.set(id, con);
+    this.recordClients(proxy.istioVersion, +1);
+    this.log.info('ads', `ADS: new connection for node:${id}`);
+    return con;
+  }
+
+  private closeConnection(con: Connection, status?: { code: number; details: string }): void {
+    if (con.closed) return;
+    con.closed = true;
+    con.generated = undefined;
+    if (this.conns.delete(con.id)) this.recordClients(con.proxy.istioVersion, -1);
+    this.queue.remove(con);
+    con.abortWrites(new ConnectionClosedError(`connection ${con.id} closed`));
+    if (status) {
+      try {
+        con.stream.emit('error', status);
+      } catch {
+        // The stream is already gone.
+      }
+    }
+  }
+
+  private connectionFailed(con: Connection, err: unknown): void {
+    if (err instanceof ConnectionClosedError || con.closed) return;
+    if (err instanceof WriteTimeoutError) {
+      this.closeConnection(con, { code: grpcStatus.DEADLINE_EXCEEDED, details: 'timeout sending' });
+      return;
+    }
+    this.metrics.internalErrors.inc();
+    this.log.error('ads', `ADS: "${con.peerAddress}" ${con.id} terminated with error: ${errorText(err)}`);
+    this.closeConnection(con, { code: grpcStatus.INTERNAL, details: errorText(err) });
+  }
+
+  private recordClients(version: string, delta: number): void {
+    const n = (this.clientsByVersion.get(version) ?? 0) + delta;
+    this.clientsByVersion.set(version, n);
+    this.metrics.xdsClients.set({ version }, n);
+  }
+
+  // ---- SotW ----
+
+  private async processSotwRequest(con: Connection, req: SotwRequest): Promise<void> {
+    const typeUrl = req.typeUrl;
+    const stype = shortType(typeUrl);
+    this.log.debug(
+      'ads',
+      `ADS:${stype}: REQ ${con.id} resources:${req.resourceNames.length} nonce:${req.responseNonce} version:${req.versionInfo}`,
+    );
+    let w = con.watches.get(typeUrl);
+    if (isDebugType(typeUrl)) {
+      // As istiod: debug requests are answered each time and start no watch.
+      if (!req.errorDetail && req.responseNonce === '') await this.answerDebug(con, typeUrl);
+      return;
+    }
+    if (req.errorDetail) {
+      this.recordNack(con, w, typeUrl, req.responseNonce, req.errorDetail);
+      return;
+    }
+    if (!isWildcardType(typeUrl) && req.resourceNames.length === 0) {
+      if (w) {
+        this.log.debug('ads', `ADS:${stype}: UNSUBSCRIBE ${con.id} ${req.versionInfo} ${req.responseNonce}`);
+        con.watches.delete(typeUrl);
+      }
+      return;
+    }
+    if (req.responseNonce === '' || !w) {
+      this.log.debug('ads', `ADS:${stype}: INIT/RECONNECT ${con.id} ${req.versionInfo} ${req.responseNonce}`);
+      w = newWatch(typeUrl);
+      setSotwNames(w, req.resourceNames);
+      con.watches.set(typeUrl, w);
+      if (typeUrl === XDS_TYPE.cluster) {
+        const eds = con.watches.get(XDS_TYPE.endpoint);
+        if (eds) eds.alwaysRespond = true;
+      }
+      await this.answerSotw(con, w, undefined);
+      return;
+    }
+    if (req.responseNonce !== w.nonceSent) {
+      this.metrics.expiredNonce.inc({ type: metricType(typeUrl) });
+      this.log.debug(
+        'ads',
+        `ADS:${stype}: REQ ${con.id} Expired nonce received ${req.responseNonce}, sent ${w.nonceSent}`,
+      );
+      return;
+    }
+    w.nonceAcked = req.responseNonce;
+    w.versionAcked = req.versionInfo;
+    w.lastError = '';
+    const before = new Set(w.names);
+    const wasWildcard = w.wildcard;
+    setSotwNames(w, req.resourceNames);
+    const added = [...w.names].filter((n) => !before.has(n));
+    const changed = added.length > 0 || before.size !== w.names.size || wasWildcard !== w.wildcard;
+    if (w.alwaysRespond) {
+      w.alwaysRespond = false;
+      this.log.info('ads', `ADS:${stype}: FORCE RESPONSE ${con.id} for warming.`);
+      await this.answerSotw(con, w, undefined);
+      return;
+    }
+    if (!changed) {
+      this.log.debug('ads', `ADS:${stype}: ACK ${con.id} ${req.versionInfo} ${req.responseNonce}`);
+      return;
+    }
+    this.log.debug('ads', `ADS:${stype}: RESOURCE CHANGE added ${added.join(',')} ${con.id}`);
+    // Forget what the client dropped, so a later re-subscription is answered.
+    for (const name of [...w.sent.keys()]) if (!w.wildcard && !w.names.has(name)) w.sent.delete(name);
+    if (isWildcardType(typeUrl) || (w.wildcard && !wasWildcard)) {
+      await this.answerSotw(con, w, undefined);
+    } else if (added.length > 0) {
+      await this.answerSotw(con, w, new Set(added));
+    }
+  }
+
+  private async answerDebug(con: Connection, typeUrl: string): Promise<void> {
+    if (typeUrl !== DEBUG_SYNCZ_TYPE) {
+      this.log.debug('ads', `ADS: unsupported debug type ${typeUrl} from ${con.id}`);
+      return;
+    }
+    const resources = debugSynczResources(this.connections());
+    const bytes = encodeSotwResponse({
+      versionInfo: this.currentPush.version,
+      typeUrl,
+      nonce: randomUUID(),
+      resources,
+      controlPlane: this.controlPlane,
+    });
+    await this.write(con, bytes);
+  }
+
+  /** Answers a request with the watched resources (or only `only`), or nothing for an unknown type. */
+  private async answerSotw(con: Connection, w: WatchState, only: Set<string> | undefined): Promise<void> {
+    const push = this.currentPush;
+    const desired = this.desiredResources(con, w, push);
+    if (!desired) {
+      this.log.debug(
+        'ads',
+        `ADS:${shortType(w.typeUrl)}: no generator for ${w.typeUrl}, nothing sent to ${con.id}`,
+      );
+      return;
+    }
+    const resources = only ? desired.filter((r) => only.has(r.name)) : desired;
+    await this.sendSotw(con, w, resources, push.version, true, performance.now());
+  }
+
+  private async sendSotw(
+    con: Connection,
+    w: WatchState,
+    resources: EncodedResource[],
+    version: string,
+    isRequest: boolean,
+    t0: number,
+  ): Promise<void> {
+    const nonce = randomUUID();
+    const bytes = encodeSotwResponse({
+      versionInfo: version,
+      typeUrl: w.typeUrl,
+      nonce,
+      resources,
+      controlPlane: this.controlPlane,
+    });
+    await this.send(con, w, bytes, nonce, version, resources, [], isRequest, t0);
+    if (isWildcardType(w.typeUrl)) w.sent.clear();
+    for (const r of resources) w.sent.set(r.name, r.hash);
+  }
+
+  // ---- Delta ----
+
+  private async processDeltaRequest(con: Connection, req: DeltaRequest): Promise<void> {
+    const typeUrl = req.typeUrl;
+    const stype = shortType(typeUrl);
+    this.log.debug(
+      'ads',
+      `ADS:${stype}: REQ ${con.id} subscribe:${req.subscribe.length} unsubscribe:${req.unsubscribe.length} nonce:${req.responseNonce}`,
+    );
+    let w = con.watches.get(typeUrl);
+    if (req.errorDetail) {
+      this.recordNack(con, w, typeUrl, req.responseNonce, req.errorDetail);
+      return;
+    }
+    let isNew = false;
+    if (!w) {
+      isNew = true;
+      w = newWatch(typeUrl);
+      // Legacy rule: a first request without names is a wildcard subscription (CDS/LDS only).
+      w.wildcard = isWildcardType(typeUrl) && (req.subscribe.length === 0 || req.subscribe.includes('*'));
+      for (const [name, version] of Object.entries(req.initialResourceVersions)) w.sent.set(name, version);
+      con.watches.set(typeUrl, w);
+    } else if (req.responseNonce !== '') {
+      if (req.responseNonce === w.nonceSent) {
+        w.nonceAcked = req.responseNonce;
+        w.lastError = '';
+      } else {
+        // Stale nonce: not an ACK, but subscription changes still apply (xds-protocol.md §2.9).
+        this.metrics.expiredNonce.inc({ type: metricType(typeUrl) });
+      }
+    }
+    const added: string[] = [];
+    for (const name of req.subscribe) {
+      if (name === '*') {
+        if (!w.wildcard && isWildcardType(typeUrl)) {
+          w.wildcard = true;
+          added.push(name);
+        }
+        continue;
+      }
+      added.push(name);
+      w.names.add(name);
+    }
+    const dropped: string[] = [];
+    for (const name of req.unsubscribe) {
+      if (name === '*') {
+        w.wildcard = false;
+        continue;
+      }
+      w.names.delete(name);
+      dropped.push(name);
+    }
+    if (w.wildcard === false) for (const name of dropped) w.sent.delete(name);
+    if (!isNew && added.length === 0 && !(w.wildcard && dropped.length > 0)) return;
+    const push = this.currentPush;
+    const desired = this.desiredResources(con, w, push);
+    if (!desired) return;
+    const byName = new Map(desired.map((r) => [r.name, r]));
+    let toSend: EncodedResource[];
+    const removed: string[] = [];
+    if (isNew || added.includes('*')) {
+      // Skip what the client already holds at the same version (initial_resource_versions).
+      toSend = desired.filter((r) => w.sent.get(r.name) !== r.hash);
+      for (const name of w.names) if (!byName.has(name)) removed.push(name);
+      for (const name of w.sent.keys()) if (!byName.has(name) && !removed.includes(name)) removed.push(name);
+    } else {
+      // Newly subscribed names are sent even if the client had them; unknown ones are declared absent.
+      const wanted = new Set([...added, ...(w.wildcard ? dropped : [])]);
+      toSend = desired.filter((r) => wanted.has(r.name));
+      for (const name of wanted) if (!byName.has(name)) removed.push(name);
+    }
+    await this.sendDelta(con, w, toSend, removed, push.version, true, performance.now());
+  }
+
+  private async sendDelta(
+    con: Connection,
+    w: WatchState,
+    resources: EncodedResource[],
+    removed: string[],
+    version: string,
+    isRequest: boolean,
+    t0: number,
+  ): Promise<void> {
+    const nonce = randomUUID();
+    const bytes = encodeDeltaResponse({
+      systemVersionInfo: version,
+      typeUrl: w.typeUrl,
+      nonce,
+      resources,
+      removed,
+      controlPlane: this.controlPlane,
+    });
+    await this.send(con, w, bytes, nonce, version, resources, removed, isRequest, t0);
+    for (const r of resources) w.sent.set(r.name, r.hash);
+    for (const name of removed) w.sent.delete(name);
+  }
+
+  // ---- shared ----
+
+  private recordNack(
+    con: Connection,
+    w: WatchState | undefined,
+    typeUrl: string,
+    nonce: string,
+    detail: { code: number; message: string },
+  ): void {
+    const code = grpcCodeName(detail.code);
+    this.log.warn('ads', `ADS:${shortType(typeUrl)}: ACK ERROR ${con.id} ${code}:${detail.message}`);
+    const type = metricType(typeUrl);
+    this.metrics.totalXdsRejects.inc({ type });
+    this.metrics.rejectGauge(type)?.set({ node: con.proxy.name, err: code }, 1);
+    if (!w) return;
+    w.nonceNacked = nonce;
+    w.lastError = detail.message || code;
+    w.lastErrorCode = detail.code;
+  }
+
+  private async send(
+    con: Connection,
+    w: WatchState,
+    bytes: Buffer,
+    nonce: string,
+    version: string,
+    resources: EncodedResource[],
+    removed: string[],
+    isRequest: boolean,
+    t0: number,
+  ): Promise<void> {
+    const type = metricType(w.typeUrl);
+    const size = resources.reduce((n, r) => n + r.size, 0);
+    this.metrics.configSize.observe({ type: w.typeUrl }, size);
+    // Recorded before the write completes: the ACK cannot overtake it on this connection's chain.
+    w.nonceSent = nonce;
+    w.versionSent = version;
+    const sendStart = performance.now();
+    try {
+      await this.write(con, bytes);
+    } catch (err) {
+      if (!(err instanceof ConnectionClosedError)) {
+        this.metrics.pushes.inc({ type: `${type}_senderr` });
+        this.log.warn(
+          'ads',
+          `${shortType(w.typeUrl)}: Send failure for node:${con.proxy.name} resources:${resources.length} size:${byteCount(size)}: ${errorText(err)}`,
+        );
+      }
+      throw err;
+    }
+    const now = performance.now();
+    this.metrics.sendTime.observe((now - sendStart) / 1000);
+    w.lastSendTime = new Date();
+    this.metrics.pushes.inc({ type });
+    this.metrics.pushTime.observe({ type }, (now - t0) / 1000);
+    const what = isRequest ? 'PUSH request' : 'PUSH';
+    const removedText = con.kind === 'delta' ? ` removed:${removed.length}` : '';
+    this.log.info(
+      'ads',
+      `${shortType(w.typeUrl)}: ${what} for node:${con.proxy.name} resources:${resources.length}${removedText} size:${byteCount(size)}`,
+    );
+  }
+
+  private write(con: Connection, bytes: Buffer): Promise<void> {
+    if (con.closed) return Promise.reject(new ConnectionClosedError(`connection ${con.id} closed`));
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        con.pendingWrites.delete(settle);
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => {
+        this.metrics.writeTimeouts.inc();
+        this.log.info('ads', `Timeout writing ${con.id}`);
+        settle(new WriteTimeoutError(`timeout sending to ${con.id}`));
+      }, this.sendTimeoutMs);
+      con.pendingWrites.add(settle);
+      try {
+        con.stream.write(bytes, (err: Error | null | undefined) => settle(err ?? undefined));
+      } catch (err) {
+        settle(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  private generatedFor(con: Connection, push: PushContext): ProxyResources {
+    if (con.generated?.push === push) return con.generated.resources;
+    let resources: ProxyResources;
+    try {
+      resources = this.generator(push, con.proxy);
+    } catch (err) {
+      this.metrics.internalErrors.inc();
+      this.log.error('ads', `XDS: generation failed for node:${con.proxy.name}: ${errorText(err)}`);
+      throw new GenerationError(errorText(err));
+    }
+    con.generated = { push, resources };
+    return resources;
+  }
+
+  /**
+   * The encoded resources a watch should hold now, in generator order (wildcard) or subscription order
+   * (named); undefined for types without a generator. Requested EDS/RDS names the config does not have get
+   * an empty ClusterLoadAssignment / RouteConfiguration, as istiod sends, so Envoy never waits on them.
+   */
+  private desiredResources(con: Connection, w: WatchState, push: PushContext): EncodedResource[] | undefined {
+    const key = RESOURCE_KEY[w.typeUrl];
+    if (!key) return undefined;
+    let generated: ProxyResources;
+    try {
+      generated = this.generatedFor(con, push);
+    } catch (err) {
+      if (err instanceof GenerationError) return undefined;
+      throw err;
+    }
+    const list = Array.isArray(generated[key]) ? generated[key] : [];
+    const out: EncodedResource[] = [];
+    const encode = (json: object): EncodedResource | undefined => {
+      try {
+        return this.cache.encode(w.typeUrl, json);
+      } catch (err) {
+        this.metrics.internalErrors.inc();
+        this.log.error(
+          'ads',
+          `${shortType(w.typeUrl)}: cannot encode resource for node:${con.proxy.name}: ${errorText(err)}`,
+        );
+        return undefined;
+      }
+    };
+    if (w.wildcard) {
+      for (const json of list) {
+        const r = typeof json === 'object' && json !== null ? encode(json) : undefined;
+        if (r) out.push(r);
+      }
+      return out;
+    }
+    const byName = new Map<string, EncodedResource>();
+    for (const json of list) {
+      if (typeof json !== 'object' || json === null) continue;
+      if (!w.names.has(resourceName(w.typeUrl, json))) continue;
+      const r = encode(json);
+      if (r) byName.set(r.name, r);
+    }
+    for (const name of w.names) {
+      const found = byName.get(name) ?? this.emptyResource(w.typeUrl, name, encode);
+      if (found) out.push(found);
+    }
+    return out;
+  }
+
+  private emptyResource(
+    typeUrl: string,
+    name: string,
+    encode: (json: object) => EncodedResource | undefined,
+  ): EncodedResource | undefined {
+    let json: object | undefined;
+    if (typeUrl === XDS_TYPE.endpoint) json = { clusterName: name };
+    else if (typeUrl === XDS_TYPE.route) json = { name };
+    if (!json) return undefined;
+    const key = `${typeUrl}\u0000${name}`;
+    let shared = this.synthesized.get(key);
+    if (!shared) this.synthesized.set(key, (shared = json));
+    return encode(shared);
+  }
+}
+
+class GenerationError extends Error {}
+
+/** A debug client's stand-in proxy (`debug~<ip>~<id>~<domain>`, as istioctl connects). */
+function debugProxy(node: RequestNode): Proxy {
+  const [, ip = '', id = '', domain = ''] = node.id.split('~');
+  const metadata = node.metadata;
+  const text = (k: string) => (typeof metadata[k] === 'string' ? (metadata[k] as string) : '');
+  return {
+    id: node.id,
+    type: 'sidecar',
+    ipAddresses: ip ? [ip] : [],
+    name: id || 'debug',
+    podName: id || 'debug',
+    namespace: text('NAMESPACE'),
+    dnsDomain: domain,
+    labels: {},
+    clusterId: text('CLUSTER_ID') || 'Kubernetes',
+    istioVersion: text('ISTIO_VERSION'),
+    workloadName: '',
+    metadata,
+  };
+}
+
+function setSotwNames(w: WatchState, names: readonly string[]): void {
+  w.wildcard = isWildcardType(w.typeUrl) && (names.length === 0 || names.includes('*'));
+  w.names = new Set(names.filter((n) => n !== '*'));
+}
+
+function sameContent(sent: Map<string, string>, resources: readonly EncodedResource[]): boolean {
+  if (sent.size !== resources.length) return false;
+  return resources.every((r) => sent.get(r.name) === r.hash);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
