@@ -145,8 +145,11 @@ describe('debug loggers', () => {
     assert.match(log.render(), /^active loggers:\n {2}admin: warning\n/);
     assert.match(log.render(), /\n {2}misc: error\n/);
     assert.equal(log.enabled('router'), false);
-    assert.equal(log.setPaths('http:debug,router:debug'), true);
+    assert.equal(log.setPaths('http:debug,router:debug'), undefined);
     assert.equal(log.enabled('router'), true);
+    assert.equal(log.setPaths('http:info,nope:debug'), 'unknown logger name');
+    assert.equal(log.level('http'), 'debug', 'a refused change applies nothing');
+    assert.equal(log.setPaths('http:loud'), 'unknown logger level');
     assert.equal(log.enabled('pool'), false);
     assert.equal(log.setLevel('nope', 'debug'), false);
     assert.equal(log.setLevel('pool', 'loud'), false);

@@ -1,7 +1,7 @@
 /** Real upstream servers, snapshot builders and a client for the proxy tests (127.0.0.1, ephemeral ports). */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ProxyEngine, ProxySnapshot } from '../src/proxy/index.js';
+import type { ProxyEngine, ProxyOptions, ProxySnapshot } from '../src/proxy/index.js';
 import { createProxy, DebugLog } from '../src/proxy/index.js';
 
 export const HCM_TYPE =
@@ -136,7 +136,14 @@ export interface Harness {
 
 export async function startProxy(
   snapshot: ProxySnapshot,
-  opts: { encoding?: 'TEXT' | 'JSON'; format?: string } = {},
+  opts: {
+    encoding?: 'TEXT' | 'JSON';
+    format?: string;
+    /** More engine options (peer info, istioStats). */
+    proxy?: Pick<ProxyOptions, 'peer' | 'istioStats'>;
+    /** The listener whose port the harness reports (default the gateway's). */
+    listener?: string;
+  } = {},
 ): Promise<Harness> {
   const lines: string[] = [];
   const debug: string[] = [];
@@ -144,8 +151,9 @@ export async function startProxy(
     bind: () => ({ address: '127.0.0.1', port: 0 }),
     accessLog: { encoding: opts.encoding ?? 'TEXT', format: opts.format ?? '', sink: (l) => lines.push(l) },
     debugLog: new DebugLog((l) => debug.push(l)),
+    ...opts.proxy,
   });
-  const port = proxy.address(LISTENER)?.port ?? 0;
+  const port = proxy.address(opts.listener ?? LISTENER)?.port ?? 0;
   return { proxy, port, lines, debug, close: () => proxy.close() };
 }
 
@@ -241,3 +249,8 @@ export const F = {
   sni: 20,
   route: 21,
 } as const;
+
+/** A plain HTTP call (admin and agent endpoints). */
+export function call(port: number, method: string, path: string): Promise<Reply> {
+  return request(port, { method, path, host: '127.0.0.1' });
+}

@@ -3,10 +3,22 @@
  * cluster's inline load_assignment) compiled into what the router needs: hosts with health, the load
  * balancing policy and the connect timeout.
  */
+import type { HashTable } from './hash-lb.js';
+import { buildMaglev, buildRing, ringSizes } from './hash-lb.js';
+import type { IstioService } from './istio-stats.js';
 import type { JsonObject } from './json.js';
 import { durationMs, num, record, records, str, unwrap } from './json.js';
+import type { OutlierConfig } from './outlier.js';
+import { compileOutlier } from './outlier.js';
 
-export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'CLUSTER_PROVIDED';
+export type LbPolicy =
+  'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'CLUSTER_PROVIDED' | 'RING_HASH' | 'MAGLEV';
+
+export interface Locality {
+  region: string;
+  zone: string;
+  subZone: string;
+}
 
 export interface Host {
   address: string;
@@ -16,6 +28,11 @@ export interface Host {
   healthy: boolean;
   weight: number;
   priority: number;
+  /** EDS health status as sent (HEALTHY when unset), for /clusters. */
+  healthStatus?: string;
+  locality?: Locality;
+  /** The endpoint's `istio.workload` metadata: `<workload>;<ns>;<canonical svc>;<canonical rev>;<cluster>`. */
+  workload?: string;
 }
 
 export interface CompiledCluster {
@@ -31,6 +48,15 @@ export interface CompiledCluster {
   /** The circuit breakers' max_requests / max_pending_requests / max_retries (Envoy defaults 1024/1024/3). */
   maxRequests: number;
   maxRetries: number;
+  maxConnections: number;
+  maxPendingRequests: number;
+  /** Consistent-hash table for RING_HASH / MAGLEV, built once per config. */
+  hashTable?: HashTable;
+  outlier?: OutlierConfig;
+  /** The cluster's `istio` metadata `services[0]` (destination_service for Istio's metrics). */
+  istioService?: IstioService;
+  /** `eds_cluster_config.service_name` of an EDS cluster. */
+  edsServiceName?: string;
 }
 
 const UNHEALTHY = new Set(['UNHEALTHY', 'DRAINING', 'TIMEOUT']);
@@ -43,8 +69,12 @@ function lbPolicy(v: unknown): LbPolicy {
       return 'RANDOM';
     case 'CLUSTER_PROVIDED':
       return 'CLUSTER_PROVIDED';
+    case 'RING_HASH':
+      return 'RING_HASH';
+    case 'MAGLEV':
+      return 'MAGLEV';
     default:
-      // ROUND_ROBIN is the enum's zero value (absent in proto3 JSON); RING_HASH/MAGLEV are not built yet.
+      // ROUND_ROBIN is the enum's zero value (absent in proto3 JSON).
       return 'ROUND_ROBIN';
   }
 }
@@ -53,19 +83,33 @@ function hostsOf(assignment: JsonObject | undefined): Host[] {
   const out: Host[] = [];
   for (const locality of records(assignment?.['endpoints'])) {
     const priority = num(locality['priority']) ?? 0;
+    const loc = record(locality['locality']);
+    const where: Locality = {
+      region: str(loc?.['region']) ?? '',
+      zone: str(loc?.['zone']) ?? '',
+      subZone: str(loc?.['subZone']) ?? '',
+    };
     for (const lb of records(locality['lbEndpoints'])) {
       const socket = record(record(record(lb['endpoint'])?.['address'])?.['socketAddress']);
       const address = str(socket?.['address']);
       const port = num(socket?.['portValue']);
       if (address === undefined || port === undefined) continue;
-      out.push({
+      const health = str(lb['healthStatus']) ?? 'HEALTHY';
+      const host: Host = {
         address,
         port,
         key: `${address}:${port}`,
-        healthy: !UNHEALTHY.has(str(lb['healthStatus']) ?? ''),
+        healthy: !UNHEALTHY.has(health),
         weight: Math.max(1, num(unwrap(lb['loadBalancingWeight'])) ?? 1),
         priority,
-      });
+        healthStatus: health,
+        locality: where,
+      };
+      const workload = str(
+        record(record(record(lb['metadata'])?.['filterMetadata'])?.['istio'])?.['workload'],
+      );
+      if (workload !== undefined) host.workload = workload;
+      out.push(host);
     }
   }
   // Envoy routes to the highest priority (lowest number) that has healthy hosts.
@@ -97,7 +141,7 @@ export function compileClusters(clusters: unknown[], endpoints: unknown[]): Map<
     const serviceName = str(record(c['edsClusterConfig'])?.['serviceName']) ?? name;
     const assignment = type === 'EDS' ? assignments.get(serviceName) : record(c['loadAssignment']);
     const alt = str(c['altStatName']);
-    out.set(name, {
+    const compiled: CompiledCluster = {
       name,
       type,
       lbPolicy: type === 'ORIGINAL_DST' ? 'CLUSTER_PROVIDED' : lbPolicy(c['lbPolicy']),
@@ -106,7 +150,27 @@ export function compileClusters(clusters: unknown[], endpoints: unknown[]): Map<
       statName: alt !== undefined && alt !== '' ? alt.replace(/;$/, '') : name,
       maxRequests: threshold(c, 'maxRequests', 1024),
       maxRetries: threshold(c, 'maxRetries', 3),
-    });
+      maxConnections: threshold(c, 'maxConnections', 1024),
+      maxPendingRequests: threshold(c, 'maxPendingRequests', 1024),
+    };
+    if (type === 'EDS') compiled.edsServiceName = serviceName;
+    if (compiled.lbPolicy === 'RING_HASH') {
+      const { min, max } = ringSizes(c);
+      compiled.hashTable = buildRing(compiled.hosts, min, max);
+    } else if (compiled.lbPolicy === 'MAGLEV') compiled.hashTable = buildMaglev(compiled.hosts);
+    const outlier = compileOutlier(c);
+    if (outlier) compiled.outlier = outlier;
+    const svc = records(
+      record(record(record(c['metadata'])?.['filterMetadata'])?.['istio'])?.['services'],
+    )[0];
+    if (svc && str(svc['host'])) {
+      compiled.istioService = {
+        host: str(svc['host']) ?? '',
+        name: str(svc['name']) ?? '',
+        namespace: str(svc['namespace']) ?? '',
+      };
+    }
+    out.set(name, compiled);
   }
   return out;
 }

@@ -17,7 +17,9 @@ export interface ProxySnapshot {
   routes?: unknown[];
   clusters?: unknown[];
   endpoints?: unknown[];
-  /** An opaque version label, reported back by the proxy. */
+  /** SDS secrets (shown in /config_dump; the proxy itself serves plaintext). */
+  secrets?: unknown[];
+  /** An opaque version label, reported back by the proxy (the xDS version_info). */
   version?: string;
 }
 

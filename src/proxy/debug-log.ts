@@ -54,9 +54,19 @@ export const SOURCE = {
 
 export type DebugSink = (line: string) => void;
 
+/** The loggers an HTTP stream writes to. */
+const STREAM_LOGGERS = ['http', 'router', 'pool', 'connection'];
+
 export class DebugLog {
   private readonly levels = new Map<string, number>();
   sink: DebugSink;
+  /** True when any stream logger (http, router, pool, connection) is at debug or finer. */
+  streamDebug = false;
+
+  private refresh(): void {
+    const debug = RANK.get('debug') ?? 1;
+    this.streamDebug = STREAM_LOGGERS.some((n) => (this.levels.get(n) ?? 3) <= debug);
+  }
 
   constructor(sink: DebugSink = (line) => void process.stderr.write(line)) {
     this.sink = sink;
@@ -69,6 +79,7 @@ export class DebugLog {
     const rank = RANK.get(level);
     if (rank === undefined || !this.levels.has(name)) return false;
     this.levels.set(name, rank);
+    this.refresh();
     return true;
   }
 
@@ -77,17 +88,32 @@ export class DebugLog {
     const rank = RANK.get(level);
     if (rank === undefined) return false;
     for (const name of this.levels.keys()) this.levels.set(name, rank);
+    this.refresh();
     return true;
   }
 
-  /** Applies `http:debug,router:debug` (the `?paths=` / istioctl `--level` syntax). */
-  setPaths(spec: string): boolean {
-    let ok = true;
+  /**
+   * Applies `http:debug,router:debug` (the `?paths=` / istioctl `--level` syntax) all-or-nothing, as Envoy
+   * does; returns Envoy's error text when a pair is malformed or names an unknown logger or level.
+   */
+  setPaths(spec: string): string | undefined {
+    const changes: [string, string][] = [];
     for (const part of spec.split(',')) {
-      const [name = '', level = ''] = part.split(':');
-      ok = this.setLevel(name.trim(), level.trim()) && ok;
+      if (part.trim() === '') continue;
+      const colon = part.indexOf(':');
+      const name = colon < 0 ? part.trim() : part.slice(0, colon).trim();
+      const level = colon < 0 ? '' : part.slice(colon + 1).trim();
+      if (name === '' || level === '') return 'empty logger name or empty logger level';
+      if (!RANK.has(level)) return 'unknown logger level';
+      changes.push([name, level]);
     }
-    return ok;
+    if (changes.some(([name]) => !this.levels.has(name))) return 'unknown logger name';
+    for (const [name, level] of changes) this.setLevel(name, level);
+    return undefined;
+  }
+
+  isLevel(level: string): boolean {
+    return RANK.has(level);
   }
 
   level(name: string): Level {
@@ -96,7 +122,7 @@ export class DebugLog {
 
   /** `active loggers:` listing as Envoy's /logging prints it. */
   render(): string {
-    return `active loggers:\n${[...this.levels.keys()].map((n) => `  ${n}: ${this.level(n)}\n`).join('')}`;
+    return `active loggers:\n${[...this.levels.keys()].map((n) => `  ${n}: ${this.level(n)}\n`).join('')}\n`;
   }
 
   enabled(name: LoggerName, level: Level = 'debug'): boolean {

@@ -9,10 +9,13 @@ import { accessLoggerFromOptions, fileSink, jsonFormatter, textFormatter } from 
 import type { CompiledConfig, ProxySnapshot } from './config.js';
 import { compileSnapshot } from './config.js';
 import { DebugLog, SOURCE } from './debug-log.js';
+import { IstioStats } from './istio-stats.js';
 import type { CompiledListener } from './listeners.js';
+import type { PeerInfo } from './peer-metadata.js';
+import { peerHeaders } from './peer-metadata.js';
 import type { DownstreamConnection } from './router.js';
 import { codecErrorReply, HttpStream } from './router.js';
-import type { Runtime } from './runtime.js';
+import type { ClusterRuntime, Runtime } from './runtime.js';
 import { retireRemovedClusters } from './runtime.js';
 import { Stats } from './stats.js';
 import { joinHostPort } from './stream-info.js';
@@ -29,6 +32,13 @@ export interface ProxyOptions {
   accessLog?: AccessLogOptions;
   debugLog?: DebugLog;
   stats?: Stats;
+  /**
+   * This proxy's own workload (pod name, namespace, labels, ...): sent to peers in the metadata exchange
+   * headers and used for the source_* / destination_* labels of Istio's metrics.
+   */
+  peer?: PeerInfo;
+  /** Istio's standard metrics (istio_requests_total, ...); on unless false. */
+  istioStats?: boolean;
 }
 
 export interface UpdateResult {
@@ -59,6 +69,12 @@ export class ProxyEngine {
   private readonly bind: NonNullable<ProxyOptions['bind']>;
   private connectionIds = 0;
   private updating: Promise<UpdateResult> = Promise.resolve({ ok: true, bindErrors: [] });
+  /** The snapshot serving now, as received (for /config_dump), and when it was applied. */
+  private applied: ProxySnapshot | undefined;
+  private appliedAt: Date | undefined;
+  /** /healthcheck/fail: the server reports DRAINING and readiness fails. */
+  healthCheckFailed = false;
+  readonly startedAt = Date.now();
 
   constructor(opts: ProxyOptions = {}) {
     this.stats = opts.stats ?? new Stats();
@@ -72,6 +88,61 @@ export class ProxyEngine {
       clusters: new Map(),
       nextConnectionId: () => ++this.connectionIds,
     };
+    if (opts.istioStats !== false) this.rt.istio = new IstioStats(this.stats, opts.peer);
+    if (opts.peer) this.rt.peer = { info: opts.peer, ...peerHeaders(opts.peer) };
+    this.stats.gauge('server.live', 'server.live').value = 1;
+  }
+
+  /** The snapshot serving now, exactly as it was given to update(). */
+  get snapshot(): ProxySnapshot | undefined {
+    return this.applied;
+  }
+
+  /** When the serving snapshot was applied. */
+  get lastUpdated(): Date | undefined {
+    return this.appliedAt;
+  }
+
+  /** Whether clusters and listeners have been received (Istio's readiness: CDS and LDS updated once). */
+  hasConfig(): boolean {
+    return (
+      this.counterValue('cluster_manager.cds.update_success') > 0 &&
+      this.counterValue('listener_manager.lds.update_success') > 0
+    );
+  }
+
+  private counterValue(name: string): number {
+    return this.stats.counters.get(name)?.value ?? 0;
+  }
+
+  /** Envoy's server state: LIVE, or DRAINING after /healthcheck/fail, PRE_INITIALIZING before config. */
+  get serverState(): 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' {
+    if (this.healthCheckFailed) return 'DRAINING';
+    return this.applied ? 'LIVE' : 'PRE_INITIALIZING';
+  }
+
+  /** Per-cluster runtime state (pools, per-host stats, outlier ejections), for /clusters. */
+  clusterRuntimes(): ReadonlyMap<string, ClusterRuntime> {
+    return this.rt.clusters;
+  }
+
+  /** The proxy's own PeerInfo, when configured. */
+  get peer(): PeerInfo | undefined {
+    return this.rt.peer?.info;
+  }
+
+  /** Updates the server.* gauges Envoy keeps current (state, uptime, active connections). */
+  refreshServerStats(): void {
+    const state = this.serverState;
+    this.stats.gauge('server.state', 'server.state').value =
+      state === 'LIVE' ? 0 : state === 'DRAINING' ? 1 : 2;
+    this.stats.gauge('server.uptime', 'server.uptime').value = Math.floor(
+      (Date.now() - this.startedAt) / 1000,
+    );
+    this.stats.gauge('server.live', 'server.live').value = state === 'LIVE' ? 1 : 0;
+    let cx = 0;
+    for (const ls of this.servers.values()) cx += ls.connections.size;
+    this.stats.gauge('server.total_connections', 'server.total_connections').value = cx;
   }
 
   /** The config serving new requests. */
@@ -91,11 +162,19 @@ export class ProxyEngine {
 
   private async apply(snapshot: ProxySnapshot): Promise<UpdateResult> {
     let config: CompiledConfig;
+    const count = (stat: string): void => {
+      if (Array.isArray(snapshot.clusters)) this.stats.counter(`cluster_manager.cds.${stat}`).value++;
+      if (Array.isArray(snapshot.listeners)) this.stats.counter(`listener_manager.lds.${stat}`).value++;
+    };
     try {
       config = compileSnapshot(snapshot);
     } catch (err) {
+      count('update_rejected');
       return { ok: false, error: (err as Error).message, bindErrors: [] };
     }
+    count('update_success');
+    this.applied = snapshot;
+    this.appliedAt = new Date();
     this.rt.config = config;
     retireRemovedClusters(this.rt);
     const bindErrors: string[] = [];

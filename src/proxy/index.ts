@@ -37,4 +37,44 @@ export {
 export type { CompiledRoute, CompiledRouteConfig, CompiledVirtualHost } from './routes.js';
 export { compileClusters } from './clusters.js';
 export { pickHost, newLbState } from './lb.js';
+export type { PickOptions } from './lb.js';
 export { isInternalAddress } from './router.js';
+export { AdminServer, ENVOY_VERSION, startAdmin } from './admin.js';
+export type { AdminOptions } from './admin.js';
+export { adminConfigDump, applyMask } from './admin-config-dump.js';
+export type { ConfigDumpQuery } from './admin-config-dump.js';
+export {
+  clustersJson,
+  clusterViews,
+  listenersJson,
+  renderClustersText,
+  renderListenersText,
+} from './admin-clusters.js';
+export { Agent, startAgent } from './agent.js';
+export type { AgentBind, AgentOptions, DebugReply } from './agent.js';
+export { parseAppProbers, runAppProbe } from './app-probes.js';
+export type { AppProbe } from './app-probes.js';
+export {
+  ISTIO_BUCKETS,
+  ISTIO_LABELS,
+  IstioStats,
+  peerFromWorkloadMetadata,
+  requestLabels,
+} from './istio-stats.js';
+export type { IstioService, RequestObservation } from './istio-stats.js';
+export {
+  decodeStruct,
+  encodeStruct,
+  parsePeerHeader,
+  PEER_METADATA_HEADER,
+  PEER_METADATA_ID_HEADER,
+  peerHeaders,
+  peerMetadata,
+} from './peer-metadata.js';
+export type { PeerInfo } from './peer-metadata.js';
+export { buildMaglev, buildRing, compileHashPolicies, fnv1a, lookupHash, requestHash } from './hash-lb.js';
+export type { HashPolicy, HashTable } from './hash-lb.js';
+export { OutlierDetector, compileOutlier } from './outlier.js';
+export type { OutlierConfig } from './outlier.js';
+export { compileCors, compileFault, compileMirrors, shadowAuthority } from './filters.js';
+export type { CorsPolicy, FaultConfig, MirrorPolicy } from './filters.js';

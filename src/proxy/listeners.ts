@@ -3,6 +3,8 @@
  * HTTP connection manager of the first filter chain that has one (filter chain matching is not modelled).
  */
 import { ConfigError } from './errors.js';
+import type { FaultConfig } from './filters.js';
+import { compileFault, CORS_FILTER, FAULT_FILTER } from './filters.js';
 import type { JsonObject } from './json.js';
 import { anyType, bool, num, record, records, str, unwrap } from './json.js';
 import type { CompiledRouteConfig } from './routes.js';
@@ -36,6 +38,12 @@ export interface HttpConnectionManager {
   preserveExternalRequestId: boolean;
   suppressEnvoyHeaders: boolean;
   accessLogs: HcmAccessLog[];
+  /** The listener serves its own workload (trafficDirection INBOUND / virtualInbound): Istio's reporter=destination. */
+  inbound: boolean;
+  /** The fault filter is in the chain (with its own config as the default when a route sets none). */
+  faultFilter: boolean;
+  defaultFault?: FaultConfig;
+  corsFilter: boolean;
 }
 
 export interface CompiledListener {
@@ -78,9 +86,16 @@ function accessLogs(hcm: JsonObject): HcmAccessLog[] {
   return out;
 }
 
-function compileHcm(hcm: JsonObject, listenerName: string): HttpConnectionManager {
+const FAULT_TYPE = 'envoy.extensions.filters.http.fault.v3.HTTPFault';
+const CORS_TYPE = 'envoy.extensions.filters.http.cors.v3.Cors';
+
+function compileHcm(hcm: JsonObject, listenerName: string, inbound: boolean): HttpConnectionManager {
   const rds = record(hcm['rds']);
-  const router = records(hcm['httpFilters']).find((f) => anyType(f['typedConfig']) === ROUTER_TYPE);
+  const filters = records(hcm['httpFilters']);
+  const router = filters.find((f) => anyType(f['typedConfig']) === ROUTER_TYPE);
+  const fault = filters.find(
+    (f) => str(f['name']) === FAULT_FILTER || anyType(f['typedConfig']) === FAULT_TYPE,
+  );
   const out: HttpConnectionManager = {
     statPrefix: str(hcm['statPrefix']) ?? listenerName,
     useRemoteAddress: bool(hcm['useRemoteAddress']) === true,
@@ -98,7 +113,14 @@ function compileHcm(hcm: JsonObject, listenerName: string): HttpConnectionManage
     preserveExternalRequestId: bool(hcm['preserveExternalRequestId']) === true,
     suppressEnvoyHeaders: bool(record(router?.['typedConfig'])?.['suppressEnvoyHeaders']) === true,
     accessLogs: accessLogs(hcm),
+    inbound,
+    faultFilter: fault !== undefined,
+    corsFilter: filters.some(
+      (f) => str(f['name']) === CORS_FILTER || anyType(f['typedConfig']) === CORS_TYPE,
+    ),
   };
+  const defaultFault = compileFault(fault?.['typedConfig']);
+  if (defaultFault) out.defaultFault = defaultFault;
   const rdsName = str(rds?.['routeConfigName']);
   if (rdsName !== undefined) out.routeConfigName = rdsName;
   else if (record(hcm['routeConfig']))
@@ -119,8 +141,9 @@ export function compileListeners(listeners: unknown[]): Map<string, CompiledList
     const address = str(socket?.['address']) ?? '0.0.0.0';
     const port = num(socket?.['portValue']) ?? 0;
     const compiled: CompiledListener = { name, address, port, statName: `${address}_${port}` };
+    const inbound = str(l['trafficDirection']) === 'INBOUND' || name === 'virtualInbound';
     const hcm = findHcm(l);
-    if (hcm) compiled.hcm = compileHcm(hcm, name);
+    if (hcm) compiled.hcm = compileHcm(hcm, name, inbound);
     out.set(name, compiled);
   }
   return out;

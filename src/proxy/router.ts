@@ -10,20 +10,26 @@ import type { AccessLogger } from './access-log.js';
 import type { CompiledCluster, Host } from './clusters.js';
 import type { CompiledConfig } from './config.js';
 import { dumpHeaders, SOURCE } from './debug-log.js';
+import type { CorsPolicy, FaultConfig } from './filters.js';
+import { originAllowed, preflightHeaders, responseCorsHeaders, shadowAuthority } from './filters.js';
+import { fnv1a, requestHash } from './hash-lb.js';
 import type { HeaderMutation, OutgoingHeaders } from './headers.js';
 import { applyMutations, NO_MUTATION } from './headers.js';
+import { peerFromWorkloadMetadata } from './istio-stats.js';
 import { pickHost, trackEnd, trackStart } from './lb.js';
 import type { HttpConnectionManager } from './listeners.js';
 import type { HeaderBag } from './matchers.js';
+import type { PeerInfo } from './peer-metadata.js';
+import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, parsePeerHeader } from './peer-metadata.js';
 import { backOffMs, retriableReset, retriableStatus } from './retry.js';
 import type { ResetReason, RetryPolicy } from './retry.js';
 import type { CompiledRoute, CompiledRouteConfig, CompiledVirtualHost, ForwardAction } from './routes.js';
 import { matchRoute, pickWeighted, redirectLocation, rewritePath, selectVirtualHost } from './routes.js';
-import type { ClusterRuntime, Runtime } from './runtime.js';
-import { clusterRuntime, releaseCluster } from './runtime.js';
+import type { ClusterRuntime, HostStats, Runtime } from './runtime.js';
+import { clusterRuntime, hostStats, releaseCluster } from './runtime.js';
 import { observe } from './stats.js';
 import type { StreamInfo } from './stream-info.js';
-import { hasFlag, joinHostPort, newStreamInfo, setFlag } from './stream-info.js';
+import { flagsShort, hasFlag, joinHostPort, newStreamInfo, setFlag } from './stream-info.js';
 
 /** A downstream connection as the router sees it. */
 export interface DownstreamConnection {
@@ -75,8 +81,11 @@ const TIMEOUT_BODY = 'upstream request timeout';
 /** RFC 1918, loopback, link-local and unique-local addresses count as internal, as Envoy's default. */
 export function isInternalAddress(ip: string): boolean {
   const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(v4)) {
-    const [a = 0, b = 0] = v4.split('.').map(Number);
+  const parts = v4.split('.');
+  if (parts.length === 4) {
+    if (!parts.every((p) => p !== '' && p.length <= 3 && Number.isInteger(Number(p)))) return false;
+    const a = Number(parts[0]);
+    const b = Number(parts[1]);
     return a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
   }
   const lower = ip.toLowerCase();
@@ -84,11 +93,10 @@ export function isInternalAddress(ip: string): boolean {
 }
 
 function streamId(): string {
-  // Envoy's stream ids are random 64-bit integers.
-  return (
-    BigInt(Math.floor(Math.random() * 2 ** 32)) * 2n ** 32n +
-    BigInt(Math.floor(Math.random() * 2 ** 32))
-  ).toString();
+  // Envoy's stream ids are random 64-bit integers printed in decimal (up to 20 digits); two random halves
+  // give the same look without BigInt arithmetic on every request.
+  const high = Math.floor(Math.random() * 1e9) + 1;
+  return `${high}${String(Math.floor(Math.random() * 1e10)).padStart(10, '0')}`;
 }
 
 interface Attempt {
@@ -104,6 +112,7 @@ interface Attempt {
   /** Set once the attempt's load-balancer and circuit-breaker accounting is released. */
   ended: boolean;
   upstreamConnectionId?: number;
+  stats?: HostStats;
 }
 
 const socketIds = new WeakMap<Socket, number>();
@@ -115,6 +124,8 @@ class RequestBody {
   ended = false;
   replayable = true;
   private target: http.ClientRequest | undefined;
+  /** Shadow requests get every chunk too; they never slow the main request down. */
+  private readonly mirrors: http.ClientRequest[] = [];
 
   constructor(
     private readonly req: http.IncomingMessage,
@@ -125,6 +136,7 @@ class RequestBody {
     req.on('end', () => {
       this.ended = true;
       this.target?.end();
+      for (const m of this.mirrors) m.end();
       this.onEnd();
     });
   }
@@ -132,6 +144,7 @@ class RequestBody {
   private push(chunk: Buffer): void {
     this.onData(chunk.length);
     this.bytes += chunk.length;
+    for (const m of this.mirrors) if (!m.destroyed) m.write(chunk);
     if (this.replayable || !this.target) this.chunks.push(chunk);
     if (this.bytes > RETRY_BUFFER_LIMIT) this.replayable = false;
     if (this.target) {
@@ -156,6 +169,13 @@ class RequestBody {
 
   detach(): void {
     this.target = undefined;
+  }
+
+  /** Copies what was received so far and the rest of the body to a shadow request. */
+  mirror(target: http.ClientRequest): void {
+    for (const c of this.chunks) target.write(c);
+    if (this.ended) target.end();
+    else this.mirrors.push(target);
   }
 }
 
@@ -184,6 +204,17 @@ export class HttpStream {
     response: NO_MUTATION,
   };
   private globalTimeoutMs = 0;
+  private faultTimer: NodeJS.Timeout | undefined;
+  /** The other side's workload, from metadata exchange (request on inbound, response on outbound). */
+  private peer: PeerInfo | undefined;
+  /** The CORS policy and origin when the request's origin is allowed: actual responses get the headers. */
+  private cors: { policy: CorsPolicy; origin: string } | undefined;
+  /** The consistent-hash value, computed on the first attempt. */
+  private hash: number | undefined;
+  private hashComputed = false;
+  /** Set-Cookie values from cookie hash policies with a TTL. */
+  private setCookies: string[] = [];
+  private grpc = false;
 
   constructor(
     private readonly rt: Runtime,
@@ -194,9 +225,13 @@ export class HttpStream {
     private readonly res: http.ServerResponse,
   ) {
     this.config = rt.config;
+    this.dbg = rt.log.streamDebug;
     this.info = newStreamInfo(conn.id, streamId(), conn.localAddress, conn.remoteAddress);
     this.info.protocol = `HTTP/${req.httpVersion}`;
   }
+
+  /** Whether any stream logger is at debug: one check keeps disabled debug lines free of closures. */
+  private readonly dbg: boolean;
 
   private debug(logger: 'http' | 'router' | 'pool' | 'connection', source: string, msg: () => string): void {
     if (this.rt.log.enabled(logger))
@@ -220,7 +255,7 @@ export class HttpStream {
     stats.http('gauge', prefix, 'downstream_rq_active').value++;
     res.on('finish', () => this.finish());
     res.on('close', () => this.onDownstreamClose());
-    this.debug('http', SOURCE.newStream, () => 'new stream');
+    if (this.dbg) this.debug('http', SOURCE.newStream, () => 'new stream');
 
     // Absolute-form targets arrive when applications use the sidecar as their HTTP proxy.
     let path = req.url ?? '/';
@@ -237,10 +272,11 @@ export class HttpStream {
     info.method = req.method ?? 'GET';
     info.path = path;
     info.authority = authority;
-    this.debug('http', SOURCE.requestHeaders, () => {
-      const pseudo: HeaderBag = { ':authority': authority, ':path': path, ':method': info.method };
-      return `request headers complete (end_stream=${req.readableEnded}):${dumpHeaders({ ...pseudo, ...req.headers })}`;
-    });
+    if (this.dbg)
+      this.debug('http', SOURCE.requestHeaders, () => {
+        const pseudo: HeaderBag = { ':authority': authority, ':path': path, ':method': info.method };
+        return `request headers complete (end_stream=${req.readableEnded}):${dumpHeaders({ ...pseudo, ...req.headers })}`;
+      });
 
     this.body = new RequestBody(
       req,
@@ -261,6 +297,20 @@ export class HttpStream {
     }
     this.fwd = this.sanitizedHeaders();
     info.requestHeaders = this.fwd;
+    const ct = this.fwd['content-type'];
+    this.grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
+    if (this.hcm.inbound) {
+      // The inbound side consumes the peer's metadata; the app never sees it.
+      const raw = this.fwd[PEER_METADATA_HEADER];
+      if (raw !== undefined) {
+        this.peer = parsePeerHeader(raw);
+        delete this.fwd[PEER_METADATA_HEADER];
+        delete this.fwd[PEER_METADATA_ID_HEADER];
+      }
+    } else if (this.rt.peer) {
+      this.fwd[PEER_METADATA_HEADER] = this.rt.peer.metadata;
+      this.fwd[PEER_METADATA_ID_HEADER] = this.rt.peer.id;
+    }
     this.routeRequest();
   }
 
@@ -315,7 +365,7 @@ export class HttpStream {
     const vh = rc ? selectVirtualHost(rc, input.authority) : undefined;
     const route = vh ? matchRoute(vh, input) : undefined;
     if (!rc || !vh || !route) {
-      this.debug('router', SOURCE.noRoute, () => `no route match for URL '${input.path}'`);
+      if (this.dbg) this.debug('router', SOURCE.noRoute, () => `no route match for URL '${input.path}'`);
       this.httpStat('no_route');
       setFlag(info, 'NR');
       this.localReply(404, '', 'route_not_found');
@@ -325,6 +375,77 @@ export class HttpStream {
     this.vh = vh;
     this.route = route;
     info.routeName = route.name;
+    if (this.hcm.corsFilter && this.applyCors(route, vh)) return;
+    const fault = this.hcm.faultFilter ? (route.fault ?? vh.fault ?? this.hcm.defaultFault) : undefined;
+    if (fault) {
+      this.applyFault(fault, input.path);
+      return;
+    }
+    this.routeAction(input.path, input.authority);
+  }
+
+  /**
+   * The CORS filter: a preflight from an allowed origin is answered here (200, no upstream); an actual
+   * request from an allowed origin continues and its response gets the allow headers. Returns true when
+   * the stream was answered.
+   */
+  private applyCors(route: CompiledRoute, vh: CompiledVirtualHost): boolean {
+    const policy = (route.action.kind === 'forward' ? route.action.cors : undefined) ?? route.cors ?? vh.cors;
+    const origin = this.fwd['origin'];
+    if (!policy || typeof origin !== 'string' || origin === '') return false;
+    if (policy.enabled < 1 && Math.random() >= policy.enabled) return false;
+    if (!originAllowed(policy, origin)) return false;
+    const preflight =
+      this.info.method === 'OPTIONS' && this.fwd['access-control-request-method'] !== undefined;
+    if (preflight) {
+      this.httpStat('cors.preflight');
+      this.localReply(200, '', 'cors_response', false, preflightHeaders(policy, origin));
+      return true;
+    }
+    this.cors = { policy, origin };
+    return false;
+  }
+
+  /** The fault filter: an optional delay (DI), then an optional abort (FI) with Envoy's body and details. */
+  private applyFault(fault: FaultConfig, path: string): void {
+    const abort = fault.abort && Math.random() < fault.abort.probability ? fault.abort : undefined;
+    const doAbort = (): void => {
+      if (!abort) {
+        this.routeAction(path, this.info.authority ?? '');
+        return;
+      }
+      setFlag(this.info, 'FI');
+      this.httpStat('fault.aborts_injected');
+      if (abort.grpcStatus !== undefined) {
+        this.localReply(200, '', 'fault_filter_abort', false, {
+          'content-type': 'application/grpc',
+          'grpc-status': String(abort.grpcStatus),
+          'grpc-message': 'fault filter abort',
+        });
+        return;
+      }
+      this.localReply(abort.httpStatus ?? 503, 'fault filter abort', 'fault_filter_abort');
+    };
+    if (fault.delay && Math.random() < fault.delay.probability) {
+      setFlag(this.info, 'DI');
+      this.httpStat('fault.delays_injected');
+      this.faultTimer = setTimeout(() => {
+        this.faultTimer = undefined;
+        if (!this.finished) doAbort();
+      }, fault.delay.ms);
+      return;
+    }
+    doAbort();
+  }
+
+  /** The router's part after route selection: direct responses, redirects, or a cluster to forward to. */
+  private routeAction(path: string, authority: string): void {
+    const info = this.info;
+    const route = this.route;
+    const vh = this.vh;
+    const rc = this.rc;
+    if (!route || !vh || !rc) return;
+    const input = { path, authority };
     const action = route.action;
     if (action.kind === 'direct') {
       this.httpStat('rq_direct_response');
@@ -350,21 +471,22 @@ export class HttpStream {
     }
     const cluster = clusterName !== undefined ? this.config.clusters.get(clusterName) : undefined;
     if (!cluster) {
-      this.debug('router', SOURCE.noCluster, () => `unknown cluster '${clusterName ?? ''}'`);
+      if (this.dbg) this.debug('router', SOURCE.noCluster, () => `unknown cluster '${clusterName ?? ''}'`);
       this.httpStat('no_cluster');
       setFlag(info, 'NC');
       this.localReply(503, '', 'cluster_not_found');
       return;
     }
     this.cluster = cluster;
-    this.crt = clusterRuntime(this.rt, cluster.name);
+    this.crt = clusterRuntime(this.rt, cluster.name, cluster.statName);
     info.upstreamCluster = cluster.name;
     info.upstreamClusterStatName = cluster.statName;
-    this.debug(
-      'router',
-      SOURCE.clusterMatch,
-      () => `cluster '${cluster.name}' match for URL '${input.path}'`,
-    );
+    if (this.dbg)
+      this.debug(
+        'router',
+        SOURCE.clusterMatch,
+        () => `cluster '${cluster.name}' match for URL '${input.path}'`,
+      );
 
     // Rewrites change the forwarded request; x-envoy-original-path keeps the downstream path.
     const rewritten = rewritePath(route, input.path);
@@ -393,14 +515,80 @@ export class HttpStream {
     if (route.decorator !== undefined && this.fwd['x-envoy-decorator-operation'] === undefined)
       this.fwd['x-envoy-decorator-operation'] = route.decorator;
     this.fwd['x-forwarded-proto'] ??= info.scheme;
+    this.fwd['host'] = info.authority ?? '';
 
+    for (const m of action.mirrors)
+      if (m.probability >= 1 || Math.random() < m.probability) this.mirror(m.cluster);
     if (this.requestEnded) this.armGlobalTimer();
     this.startAttempt();
   }
 
+  /**
+   * Request mirroring: a fire-and-forget copy to another cluster with `-shadow` appended to the host.
+   * Its response is drained and ignored; its failures never affect the main request.
+   */
+  private mirror(clusterName: string): void {
+    const cluster = this.config.clusters.get(clusterName);
+    if (!cluster) return;
+    const crt = clusterRuntime(this.rt, cluster.name, cluster.statName);
+    const host = pickHost(cluster.lbPolicy, cluster.hosts, crt.lb);
+    if (!host) return;
+    const headers: OutgoingHeaders = { ...this.fwd, host: shadowAuthority(this.info.authority ?? '') };
+    try {
+      const req = http.request({
+        host: host.address,
+        port: host.port,
+        method: this.info.method,
+        path: this.info.path,
+        headers,
+        agent: crt.agent,
+        setHost: false,
+      });
+      req.on('response', (r) => r.resume());
+      req.on('error', () => undefined);
+      req.setTimeout(this.globalTimeoutMs > 0 ? this.globalTimeoutMs : 15_000, () => req.destroy());
+      this.rt.stats.cluster('counter', cluster.statName, 'upstream_rq_total').value++;
+      if (this.body) this.body.mirror(req);
+      else req.end();
+    } catch {
+      // A shadow that cannot even be built is dropped silently, as Envoy's shadow writer does.
+    }
+  }
+
+  /** The route's hash policies applied to this request (RING_HASH / MAGLEV clusters). */
+  private requestHash(): number | undefined {
+    const policies = this.action?.hashPolicies ?? [];
+    if (policies.length === 0) return undefined;
+    return requestHash(policies, {
+      headers: this.fwd,
+      path: this.info.path ?? '/',
+      sourceIp: this.conn.remoteIp,
+      generateCookie: (name, path, ttlMs) => {
+        // As Envoy: the value is a hash of the connection's addresses, so one connection keeps one cookie.
+        const value = fnvHex(`${this.conn.remoteAddress}${this.conn.localAddress}`);
+        let cookie = `${name}="${value}"`;
+        if (ttlMs > 0) cookie += `; Max-Age=${Math.floor(ttlMs / 1000)}`;
+        if (path) cookie += `; Path=${path}`;
+        this.setCookies.push(`${cookie}; HttpOnly`);
+        return value;
+      },
+    });
+  }
+
+  /** Feeds the outlier detector: an HTTP status, or 0 for a local-origin failure. */
+  private outlierResult(a: Attempt, status: number): void {
+    if (a.stats) {
+      if (status === 0 || status >= 500) a.stats.rq_error++;
+      else a.stats.rq_success++;
+    }
+    const cluster = this.cluster;
+    if (cluster?.outlier && this.crt)
+      this.crt.outlier.record(cluster.outlier, a.host.key, status, cluster.hosts.length);
+  }
+
   private onRequestEnd(): void {
     this.requestEnded = true;
-    this.debug('http', SOURCE.requestEnd, () => 'request end stream');
+    if (this.dbg) this.debug('http', SOURCE.requestEnd, () => 'request end stream');
     if (this.cluster && !this.finished) {
       this.armGlobalTimer();
       if (this.attempt && !this.attempt.perTryTimer) this.armPerTry(this.attempt);
@@ -427,13 +615,19 @@ export class HttpStream {
     const info = this.info;
     let host: Host | undefined;
     if (cluster.lbPolicy === 'CLUSTER_PROVIDED') host = originalDestination(info.authority ?? '');
-    else
-      host = pickHost(
-        cluster.lbPolicy,
-        cluster.hosts,
-        crt.lb,
-        this.retry?.avoidPreviousHosts ? this.triedHosts : undefined,
-      );
+    else {
+      if (cluster.hashTable && !this.hashComputed) {
+        this.hashComputed = true;
+        this.hash = this.requestHash();
+      }
+      const outlier = cluster.outlier ? crt.outlier : undefined;
+      host = pickHost(cluster.lbPolicy, cluster.hosts, crt.lb, {
+        avoid: this.retry?.avoidPreviousHosts ? this.triedHosts : undefined,
+        hash: this.hash,
+        table: cluster.hashTable,
+        ejected: outlier ? (h) => outlier.isEjected(h.key) : undefined,
+      });
+    }
     if (!host) {
       this.clusterStat('upstream_cx_none_healthy');
       setFlag(info, 'UH');
@@ -464,18 +658,24 @@ export class HttpStream {
       ended: false,
     };
     this.attempt = a;
-    const headers: OutgoingHeaders = { ...this.fwd, host: info.authority ?? '' };
+    const hs = hostStats(crt, host.key);
+    a.stats = hs;
+    hs.rq_total++;
+    hs.rq_active++;
+    // The forwarded headers go out as they are (no per-attempt copy); only the attempt count changes.
+    const headers = this.fwd;
     if (this.vh?.includeAttemptCount) headers['x-envoy-attempt-count'] = String(a.number);
-    this.debug('router', SOURCE.routerDecoding, () => {
-      const pseudo = {
-        ':authority': info.authority,
-        ':path': info.path,
-        ':method': info.method,
-        ':scheme': info.scheme,
-      };
-      const { host: _h, ...rest } = headers;
-      return `router decoding headers:${dumpHeaders({ ...pseudo, ...rest })}`;
-    });
+    if (this.dbg)
+      this.debug('router', SOURCE.routerDecoding, () => {
+        const pseudo = {
+          ':authority': info.authority,
+          ':path': info.path,
+          ':method': info.method,
+          ':scheme': info.scheme,
+        };
+        const { host: _h, ...rest } = headers;
+        return `router decoding headers:${dumpHeaders({ ...pseudo, ...rest })}`;
+      });
     crt.active++;
     trackStart(crt.lb, host);
     this.clusterStat('upstream_rq_total');
@@ -520,19 +720,29 @@ export class HttpStream {
     const ready = (): void => {
       a.connected = true;
       this.info.upstreamLocalAddress = joinHostPort(socket.localAddress, socket.localPort);
-      this.debug('pool', SOURCE.poolCreate, () => `[C${cid}] creating stream`);
-      this.debug('router', SOURCE.poolReady, () => 'pool ready');
+      if (this.dbg) this.debug('pool', SOURCE.poolCreate, () => `[C${cid}] creating stream`);
+      if (this.dbg) this.debug('router', SOURCE.poolReady, () => 'pool ready');
     };
     if (reused) {
-      this.debug('pool', SOURCE.poolExisting, () => `[C${cid}] using existing fully connected connection`);
+      if (this.dbg)
+        this.debug('pool', SOURCE.poolExisting, () => `[C${cid}] using existing fully connected connection`);
       ready();
       return;
     }
-    this.debug('pool', SOURCE.poolNewConnection, () => `creating a new connection (connecting=0)`);
+    if (this.dbg)
+      this.debug('pool', SOURCE.poolNewConnection, () => `creating a new connection (connecting=0)`);
     this.rt.stats.cluster('counter', cluster.statName, 'upstream_cx_total').value++;
     const active = this.rt.stats.cluster('gauge', cluster.statName, 'upstream_cx_active');
     active.value++;
-    socket.once('close', () => active.value--);
+    const hs = a.stats;
+    if (hs) {
+      hs.cx_total++;
+      hs.cx_active++;
+    }
+    socket.once('close', () => {
+      active.value--;
+      if (hs) hs.cx_active--;
+    });
     const timer = setTimeout(() => {
       const err = new Error('connect timeout') as NodeJS.ErrnoException;
       err.code = 'ECONNECTTIMEOUT';
@@ -552,6 +762,7 @@ export class HttpStream {
     const crt = this.crt;
     if (crt && this.cluster && !a.ended) {
       a.ended = true;
+      if (a.stats) a.stats.rq_active--;
       trackEnd(crt.lb, a.host);
       this.rt.stats.cluster('gauge', this.cluster.statName, 'upstream_rq_active').value--;
       releaseCluster(this.rt, crt);
@@ -562,7 +773,7 @@ export class HttpStream {
   private abandon(a: Attempt): void {
     a.abandoned = true;
     this.body?.detach();
-    this.debug('router', SOURCE.resetPool, () => 'resetting pool request');
+    if (this.dbg) this.debug('router', SOURCE.resetPool, () => 'resetting pool request');
     a.req?.destroy();
     this.endAttempt(a);
   }
@@ -579,7 +790,7 @@ export class HttpStream {
     if (!policy) return;
     this.clusterStat('upstream_rq_retry');
     const wait = backOffMs(policy, this.attempts);
-    this.debug('router', SOURCE.retry, () => `performing retry`);
+    if (this.dbg) this.debug('router', SOURCE.retry, () => `performing retry`);
     this.retryTimer = setTimeout(() => this.startAttempt(), wait);
   }
 
@@ -600,10 +811,12 @@ export class HttpStream {
     if (a.perTryTimer) clearTimeout(a.perTryTimer);
     a.perTryTimer = undefined;
     const status = ures.statusCode ?? 502;
+    this.outlierResult(a, status);
     const policy = this.retry;
     if (policy && retriableStatus(policy, status)) {
       if (this.canRetry()) {
-        this.debug('router', SOURCE.upstreamHeaders, () => `upstream headers complete: end_stream=false`);
+        if (this.dbg)
+          this.debug('router', SOURCE.upstreamHeaders, () => `upstream headers complete: end_stream=false`);
         ures.resume();
         ures.on('end', () => this.endAttempt(a));
         ures.on('error', () => this.endAttempt(a));
@@ -626,8 +839,20 @@ export class HttpStream {
       observe(this.rt.stats.cluster('histogram', cluster.statName, 'upstream_rq_time'), now - a.startMono);
     }
     const headers: OutgoingHeaders = {};
-    for (const [k, v] of Object.entries(ures.headers))
+    const uh = ures.headers;
+    for (const k in uh) {
+      const v = uh[k];
       if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+    }
+    this.exchangeResponseMetadata(headers);
+    if (this.cors) Object.assign(headers, responseCorsHeaders(this.cors.policy, this.cors.origin));
+    if (this.setCookies.length > 0) {
+      const prior = headers['set-cookie'];
+      headers['set-cookie'] = [
+        ...(prior === undefined ? [] : Array.isArray(prior) ? prior : [prior]),
+        ...this.setCookies,
+      ];
+    }
     if (!this.hcm.suppressEnvoyHeaders)
       headers['x-envoy-upstream-service-time'] = String(Math.floor(now - a.startMono));
     this.setServerHeader(headers);
@@ -635,9 +860,10 @@ export class HttpStream {
     info.responseCode = status;
     info.details = 'via_upstream';
     info.responseHeaders = headers;
-    this.debug('http', SOURCE.encodeHeaders, () => {
-      return `encoding headers via codec (end_stream=false):${dumpHeaders({ ':status': String(status), ...headers })}`;
-    });
+    if (this.dbg)
+      this.debug('http', SOURCE.encodeHeaders, () => {
+        return `encoding headers via codec (end_stream=false):${dumpHeaders({ ':status': String(status), ...headers })}`;
+      });
     try {
       this.res.writeHead(status, headers);
     } catch {
@@ -666,18 +892,42 @@ export class HttpStream {
     ures.on('error', onReset);
   }
 
+  /**
+   * Metadata exchange on the response: the outbound side learns (and strips) the upstream's metadata; the
+   * inbound side sends its own back to the caller.
+   */
+  private exchangeResponseMetadata(headers: OutgoingHeaders): void {
+    if (this.hcm.inbound) {
+      if (this.rt.peer) {
+        headers[PEER_METADATA_HEADER] = this.rt.peer.metadata;
+        headers[PEER_METADATA_ID_HEADER] = this.rt.peer.id;
+      }
+      return;
+    }
+    const raw = headers[PEER_METADATA_HEADER];
+    if (raw === undefined) return;
+    this.peer = parsePeerHeader(raw);
+    delete headers[PEER_METADATA_HEADER];
+    delete headers[PEER_METADATA_ID_HEADER];
+  }
+
   private onUpstreamError(a: Attempt, err: NodeJS.ErrnoException): void {
     if (a.abandoned || a.responded || this.finished) return;
+    this.outlierResult(a, 0);
     this.endAttempt(a);
     this.body?.detach();
     const reason: ResetReason = a.connected ? 'connection_termination' : 'connection_failure';
-    if (reason === 'connection_failure') this.clusterStat('upstream_cx_connect_fail');
-    this.debug(
-      'router',
-      SOURCE.resetStream,
-      () =>
-        `upstream reset: reset reason: ${reason.replace('_', ' ')}, transport failure reason: ${err.code ?? err.message}`,
-    );
+    if (reason === 'connection_failure') {
+      this.clusterStat('upstream_cx_connect_fail');
+      if (a.stats) a.stats.cx_connect_fail++;
+    }
+    if (this.dbg)
+      this.debug(
+        'router',
+        SOURCE.resetStream,
+        () =>
+          `upstream reset: reset reason: ${reason.replace('_', ' ')}, transport failure reason: ${err.code ?? err.message}`,
+      );
     const policy = this.retry;
     if (policy && retriableReset(policy, reason)) {
       if (this.canRetry()) {
@@ -698,7 +948,9 @@ export class HttpStream {
   private onPerTryTimeout(a: Attempt): void {
     if (a.abandoned || a.responded || this.finished) return;
     a.perTryTimer = undefined;
-    this.debug('router', SOURCE.perTryTimeout, () => 'upstream per try timeout');
+    this.outlierResult(a, 0);
+    if (a.stats) a.stats.rq_timeout++;
+    if (this.dbg) this.debug('router', SOURCE.perTryTimeout, () => 'upstream per try timeout');
     this.clusterStat('upstream_rq_per_try_timeout');
     this.abandon(a);
     const policy = this.retry;
@@ -718,7 +970,7 @@ export class HttpStream {
   private onGlobalTimeout(): void {
     this.globalTimer = undefined;
     if (this.finished) return;
-    this.debug('router', SOURCE.upstreamTimeout, () => 'upstream timeout');
+    if (this.dbg) this.debug('router', SOURCE.upstreamTimeout, () => 'upstream timeout');
     this.clusterStat('upstream_rq_timeout');
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -763,7 +1015,7 @@ export class HttpStream {
     if (this.globalTimer) clearTimeout(this.globalTimer);
     this.globalTimer = undefined;
     info.details = details;
-    this.debug('http', SOURCE.localReply, () => `Sending local reply with details ${details}`);
+    if (this.dbg) this.debug('http', SOURCE.localReply, () => `Sending local reply with details ${details}`);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -776,9 +1028,10 @@ export class HttpStream {
     info.responseCode = status;
     info.responseHeaders = headers;
     info.bytesSent = payload.length;
-    this.debug('http', SOURCE.encodeHeaders, () => {
-      return `encoding headers via codec (end_stream=${payload.length === 0}):${dumpHeaders({ ':status': String(status), ...headers })}`;
-    });
+    if (this.dbg)
+      this.debug('http', SOURCE.encodeHeaders, () => {
+        return `encoding headers via codec (end_stream=${payload.length === 0}):${dumpHeaders({ ':status': String(status), ...headers })}`;
+      });
     if (!this.requestEnded) headers['connection'] = 'close';
     try {
       res.writeHead(status, headers);
@@ -795,11 +1048,33 @@ export class HttpStream {
       if (!this.res.headersSent || this.info.details === undefined)
         this.info.details = 'downstream_remote_disconnect';
       if (!this.res.headersSent) this.info.responseCode = 0;
-      this.debug('http', SOURCE.remoteClose, () => 'stream reset: reset reason: remote reset');
+      if (this.dbg) this.debug('http', SOURCE.remoteClose, () => 'stream reset: reset reason: remote reset');
       if (this.attempt && !this.attempt.abandoned) this.abandon(this.attempt);
       else if (this.attempt) this.endAttempt(this.attempt);
     }
     this.finish();
+  }
+
+  private recordIstioMetrics(): void {
+    const info = this.info;
+    const inbound = this.hcm.inbound;
+    // Without metadata exchange the outbound side still knows the endpoint's workload from EDS metadata.
+    const peer = this.peer ?? (inbound ? undefined : peerFromWorkloadMetadata(this.attempt?.host.workload));
+    const o: Parameters<NonNullable<Runtime['istio']>['record']>[0] = {
+      reporter: inbound ? 'destination' : 'source',
+      protocol: this.grpc ? 'grpc' : 'http',
+      responseCode: info.responseCode,
+      responseFlags: flagsShort(info.flags) ?? '-',
+      durationMs: (info.endMono ?? info.startMono) - info.startMono,
+      requestBytes: info.bytesReceived,
+      responseBytes: info.bytesSent,
+    };
+    if (peer) o.peer = peer;
+    if (this.cluster?.istioService) o.service = this.cluster.istioService;
+    if (info.authority) o.authority = info.authority;
+    const grpcStatus = this.grpc ? grpcStatusOf(info.responseHeaders) : undefined;
+    if (grpcStatus !== undefined) o.grpcStatus = grpcStatus;
+    this.rt.istio?.record(o);
   }
 
   private finish(): void {
@@ -807,6 +1082,7 @@ export class HttpStream {
     this.finished = true;
     if (this.globalTimer) clearTimeout(this.globalTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.faultTimer) clearTimeout(this.faultTimer);
     if (this.attempt?.perTryTimer) clearTimeout(this.attempt.perTryTimer);
     if (this.attempt && hasFlag(this.info, 'DC')) this.endAttempt(this.attempt);
     const info = this.info;
@@ -817,6 +1093,7 @@ export class HttpStream {
     if (info.responseCode > 0) this.httpStat(`downstream_rq_${Math.floor(info.responseCode / 100)}xx`);
     this.httpStat('downstream_rq_completed');
     observe(stats.http('histogram', prefix, 'downstream_rq_time'), info.endMono - info.startMono);
+    if (this.rt.istio) this.recordIstioMetrics();
     for (const logger of this.accessLoggers) {
       try {
         logger.sink(logger.format(info));
@@ -825,6 +1102,16 @@ export class HttpStream {
       }
     }
   }
+}
+
+function fnvHex(text: string): string {
+  return fnv1a(text).toString(16).padStart(8, '0') + fnv1a(text, 0x9747b28c).toString(16).padStart(8, '0');
+}
+
+/** gRPC status of a response: the grpc-status header (trailers-only answers). */
+function grpcStatusOf(headers: HeaderBag | undefined): string | undefined {
+  const v = headers?.['grpc-status'];
+  return typeof v === 'string' ? v : undefined;
 }
 
 /** ORIGINAL_DST: the request's own destination (authority host:port, port 80 by default). */

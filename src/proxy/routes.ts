@@ -4,6 +4,17 @@
  */
 import type { RE2JS } from 're2js';
 import { ConfigError } from './errors.js';
+import type { CorsPolicy, FaultConfig, MirrorPolicy } from './filters.js';
+import {
+  compileCors,
+  compileFault,
+  compileMirrors,
+  CORS_FILTER,
+  FAULT_FILTER,
+  perFilterConfig,
+} from './filters.js';
+import type { HashPolicy } from './hash-lb.js';
+import { compileHashPolicies } from './hash-lb.js';
 import type { HeaderMutation } from './headers.js';
 import { compileMutation } from './headers.js';
 import type { JsonObject } from './json.js';
@@ -40,6 +51,10 @@ export interface ForwardAction {
   regexRewrite?: RegexRewrite;
   hostRewriteLiteral?: string;
   retry?: RetryPolicy;
+  hashPolicies: HashPolicy[];
+  mirrors: MirrorPolicy[];
+  /** RouteAction.cors (Istio 1.17 puts the VirtualService corsPolicy here). */
+  cors?: CorsPolicy;
 }
 
 export interface RedirectAction {
@@ -78,6 +93,9 @@ export interface CompiledRoute {
   decorator?: string;
   requestHeaders: HeaderMutation;
   responseHeaders: HeaderMutation;
+  /** Per-route filter configs (typedPerFilterConfig) for the fault and CORS filters. */
+  fault?: FaultConfig;
+  cors?: CorsPolicy;
 }
 
 export interface CompiledVirtualHost {
@@ -87,6 +105,8 @@ export interface CompiledVirtualHost {
   responseHeaders: HeaderMutation;
   includeAttemptCount: boolean;
   retry?: RetryPolicy;
+  fault?: FaultConfig;
+  cors?: CorsPolicy;
 }
 
 export interface CompiledRouteConfig {
@@ -165,7 +185,11 @@ function compileAction(route: JsonObject, where: string): RouteAction {
   const out: ForwardAction = {
     kind: 'forward',
     timeoutMs: durationMs(action['timeout']) ?? DEFAULT_ROUTE_TIMEOUT_MS,
+    hashPolicies: compileHashPolicies(action['hashPolicy']),
+    mirrors: compileMirrors(action),
   };
+  const cors = compileCors(action['cors'], where);
+  if (cors) out.cors = cors;
   const cluster = str(action['cluster']);
   if (cluster !== undefined) out.cluster = cluster;
   const clusterHeader = str(action['clusterHeader']);
@@ -212,7 +236,20 @@ function compileRoute(route: JsonObject, where: string): CompiledRoute {
     out.pathMatch = { ...out.pathMatch, value: out.pathMatch.value.toLowerCase() };
   const operation = str(record(route['decorator'])?.['operation']);
   if (operation !== undefined) out.decorator = operation;
+  addFilterConfigs(out, route, where);
   return out;
+}
+
+/** Fault and CORS settings of a route or virtual host (typedPerFilterConfig, and the legacy `cors`). */
+function addFilterConfigs(
+  out: { fault?: FaultConfig; cors?: CorsPolicy },
+  obj: JsonObject,
+  where: string,
+): void {
+  const fault = compileFault(perFilterConfig(obj, FAULT_FILTER));
+  if (fault) out.fault = fault;
+  const cors = compileCors(perFilterConfig(obj, CORS_FILTER) ?? obj['cors'], where);
+  if (cors) out.cors = cors;
 }
 
 function compileVirtualHost(vh: JsonObject, where: string): CompiledVirtualHost {
@@ -226,6 +263,7 @@ function compileVirtualHost(vh: JsonObject, where: string): CompiledVirtualHost 
   };
   const retry = compileRetryPolicy(vh['retryPolicy']);
   if (retry) out.retry = retry;
+  addFilterConfigs(out, vh, where);
   return out;
 }
 

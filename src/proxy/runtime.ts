@@ -6,15 +6,51 @@ import http from 'node:http';
 import type { AccessLogger } from './access-log.js';
 import type { CompiledConfig } from './config.js';
 import type { DebugLog } from './debug-log.js';
+import type { IstioStats } from './istio-stats.js';
 import type { LbState } from './lb.js';
 import { newLbState } from './lb.js';
+import { OutlierDetector } from './outlier.js';
+import type { PeerInfo } from './peer-metadata.js';
 import type { Stats } from './stats.js';
+
+/** Envoy's per-host counters and gauges (printed by /clusters). */
+export interface HostStats {
+  cx_active: number;
+  cx_connect_fail: number;
+  cx_total: number;
+  rq_active: number;
+  rq_error: number;
+  rq_success: number;
+  rq_timeout: number;
+  rq_total: number;
+}
+
+export function hostStats(c: ClusterRuntime, key: string): HostStats {
+  let s = c.hosts.get(key);
+  if (!s) {
+    s = {
+      cx_active: 0,
+      cx_connect_fail: 0,
+      cx_total: 0,
+      rq_active: 0,
+      rq_error: 0,
+      rq_success: 0,
+      rq_timeout: 0,
+      rq_total: 0,
+    };
+    c.hosts.set(key, s);
+  }
+  return s;
+}
 
 export interface ClusterRuntime {
   name: string;
   /** Keep-alive HTTP/1.1 pool to the cluster's hosts. */
   agent: http.Agent;
   lb: LbState;
+  outlier: OutlierDetector;
+  /** Per-host stats by `address:port`. */
+  hosts: Map<string, HostStats>;
   /** Requests in flight, for the circuit breaker and for retiring removed clusters. */
   active: number;
   /** Set when the cluster left the config: the pool closes once its last request ends. */
@@ -29,17 +65,37 @@ export interface Runtime {
   accessLoggers: AccessLogger[];
   clusters: Map<string, ClusterRuntime>;
   nextConnectionId: () => number;
+  /** Istio's standard metrics; undefined when turned off. */
+  istio?: IstioStats;
+  /** This proxy's own workload and its metadata-exchange header values. */
+  peer?: { info: PeerInfo; metadata: string; id: string };
 }
 
-export function clusterRuntime(rt: Runtime, name: string): ClusterRuntime {
+/** Upstream connections per cluster pool (Envoy's default max_connections); more requests queue. */
+const MAX_SOCKETS = 1024;
+
+export function clusterRuntime(rt: Runtime, name: string, statName: string = name): ClusterRuntime {
   let c = rt.clusters.get(name);
   if (!c) {
+    const outlier = new OutlierDetector();
+    outlier.onStat = (stat, by = 1) => {
+      const kind = stat === 'ejections_active' ? 'gauge' : 'counter';
+      rt.stats.cluster(kind, statName, `outlier_detection.${stat}`).value += by;
+    };
     c = {
       name,
       // Free sockets are dropped before a typical server keep-alive timeout (Node's is 5 s) to avoid
       // reusing a connection the upstream is closing.
-      agent: new http.Agent({ keepAlive: true, timeout: 4000, scheduling: 'lifo' }),
+      agent: new http.Agent({
+        keepAlive: true,
+        timeout: 4000,
+        scheduling: 'lifo',
+        maxSockets: MAX_SOCKETS,
+        maxFreeSockets: 256,
+      }),
       lb: newLbState(),
+      outlier,
+      hosts: new Map(),
       active: 0,
       retired: false,
     };

@@ -12,13 +12,15 @@ export const DEFAULT_BUCKETS = [
   3600000,
 ];
 
-type Tags = readonly (readonly [string, string])[];
+export type Tags = readonly (readonly [string, string])[];
 
 interface MetricBase {
   name: string;
   /** The tag-extracted name, before the `envoy_` prefix and sanitizing. */
   tagExtracted: string;
   tags: Tags;
+  /** A metric in a custom stats namespace (Istio's `istiocustom`): its Prometheus name as is, no `envoy_`. */
+  prom?: string;
 }
 
 export interface Counter extends MetricBase {
@@ -68,21 +70,48 @@ export class Stats {
     return g;
   }
 
-  histogram(name: string, tagExtracted: string = name, tags: Tags = []): Histogram {
+  histogram(
+    name: string,
+    tagExtracted: string = name,
+    tags: Tags = [],
+    buckets: readonly number[] = DEFAULT_BUCKETS,
+  ): Histogram {
     let h = this.histograms.get(name);
     if (!h) {
-      h = {
-        name,
-        tagExtracted,
-        tags,
-        buckets: DEFAULT_BUCKETS,
-        counts: DEFAULT_BUCKETS.map(() => 0),
-        sum: 0,
-        count: 0,
-      };
+      h = { name, tagExtracted, tags, buckets: [...buckets], counts: buckets.map(() => 0), sum: 0, count: 0 };
       this.histograms.set(name, h);
     }
     return h;
+  }
+
+  /**
+   * A metric of a custom stats namespace: `flat` is its /stats name, `prom` its Prometheus family name
+   * (printed without Envoy's `envoy_` prefix, as Envoy does for Istio's `istiocustom` namespace).
+   */
+  custom(
+    kind: 'counter' | 'histogram',
+    flat: string,
+    prom: string,
+    tags: Tags,
+    buckets?: readonly number[],
+  ): Counter & Histogram {
+    const m = kind === 'counter' ? this.counter(flat, prom, tags) : this.histogram(flat, prom, tags, buckets);
+    m.prom = prom;
+    return m as Counter & Histogram;
+  }
+
+  /** An existing metric by its flat name (the fast path of the scoped helpers). */
+  private lookup(
+    kind: 'counter' | 'gauge' | 'histogram',
+    name: string,
+  ): (Counter & Gauge & Histogram) | undefined {
+    const m =
+      kind === 'counter'
+        ? this.counters.get(name)
+        : kind === 'gauge'
+          ? this.gauges.get(name)
+          : this.histograms.get(name);
+    return m as (Counter & Gauge & Histogram) | undefined;
   }
 
   /** `cluster.<cluster>.<stat>` tagged with cluster_name (and a response code when the stat has one). */
@@ -91,20 +120,24 @@ export class Stats {
     cluster: string,
     stat: string,
   ): Counter & Gauge & Histogram {
+    const name = `cluster.${cluster}.${stat}`;
+    const existing = this.lookup(kind, name);
+    if (existing) return existing;
     const { stat: base, tags } = codeTags(stat);
-    return this[kind](`cluster.${cluster}.${stat}`, `cluster.${base}`, [
-      ...tags,
-      ['cluster_name', cluster],
-    ]) as Counter & Gauge & Histogram;
+    return this[kind](name, `cluster.${base}`, [...tags, ['cluster_name', cluster]]) as Counter &
+      Gauge &
+      Histogram;
   }
 
   /** `http.<stat_prefix>.<stat>` tagged with http_conn_manager_prefix. */
   http(kind: 'counter' | 'gauge' | 'histogram', prefix: string, stat: string): Counter & Gauge & Histogram {
+    const name = `http.${prefix}.${stat}`;
+    const existing = this.lookup(kind, name);
+    if (existing) return existing;
     const { stat: base, tags } = codeTags(stat);
-    return this[kind](`http.${prefix}.${stat}`, `http.${base}`, [
-      ...tags,
-      ['http_conn_manager_prefix', prefix],
-    ]) as Counter & Gauge & Histogram;
+    return this[kind](name, `http.${base}`, [...tags, ['http_conn_manager_prefix', prefix]]) as Counter &
+      Gauge &
+      Histogram;
   }
 
   /** `listener.<address_port>.<stat>` tagged with listener_address. */
@@ -125,13 +158,15 @@ export class Stats {
   }
 
   /** Envoy's /stats text: `name: value`, sorted by name; histograms summarised by count and sum. */
-  renderText(): string {
+  renderText(keep: (name: string) => boolean = () => true): string {
     const lines: string[] = [];
-    for (const m of [...this.counters.values(), ...this.gauges.values()]) lines.push(`${m.name}: ${m.value}`);
+    for (const m of [...this.counters.values(), ...this.gauges.values()])
+      if (keep(m.name)) lines.push(`${m.name}: ${m.value}`);
     for (const h of this.histograms.values())
-      lines.push(
-        h.count === 0 ? `${h.name}: No recorded values` : `${h.name}: count=${h.count} sum=${h.sum}`,
-      );
+      if (keep(h.name))
+        lines.push(
+          h.count === 0 ? `${h.name}: No recorded values` : `${h.name}: count=${h.count} sum=${h.sum}`,
+        );
     return lines.sort().join('\n') + (lines.length > 0 ? '\n' : '');
   }
 
@@ -146,16 +181,16 @@ export class Stats {
       }
       return f.lines;
     };
-    for (const c of this.counters.values())
-      family(promName(c.tagExtracted), 'counter').push(
-        `${promName(c.tagExtracted)}${labels(c.tags)} ${c.value}`,
-      );
-    for (const g of this.gauges.values())
-      family(promName(g.tagExtracted), 'gauge').push(
-        `${promName(g.tagExtracted)}${labels(g.tags)} ${g.value}`,
-      );
+    for (const c of this.counters.values()) {
+      const name = c.prom ?? promName(c.tagExtracted);
+      family(name, 'counter').push(`${name}${labels(c.tags)} ${c.value}`);
+    }
+    for (const g of this.gauges.values()) {
+      const name = g.prom ?? promName(g.tagExtracted);
+      family(name, 'gauge').push(`${name}${labels(g.tags)} ${g.value}`);
+    }
     for (const h of this.histograms.values()) {
-      const name = promName(h.tagExtracted);
+      const name = h.prom ?? promName(h.tagExtracted);
       const lines = family(name, 'histogram');
       let cumulative = 0;
       h.buckets.forEach((le, i) => {
@@ -191,8 +226,9 @@ function promName(tagExtracted: string): string {
   return `envoy_${tagExtracted.replace(/[^a-zA-Z0-9_]/g, '_')}`;
 }
 
+/** Envoy prints the braces even without tags (`envoy_server_live{} 1`). */
 function labels(tags: Tags): string {
-  if (tags.length === 0) return '';
+  if (tags.length === 0) return '{}';
   const parts = tags.map(
     ([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`,
   );

@@ -46,3 +46,4 @@ export {
 export type { EgressHost, OutboundTrafficMode, SidecarScope } from './generate/sidecar-scope.js';
 export * from './client/index.js';
 export * from './server/index.js';
+export * from './generate/config-dump.js';

@@ -1,0 +1,132 @@
+/**
+ * The admin `/config_dump` of a running skiff proxy: the snapshot the engine serves, laid out by
+ * `buildConfigDump` (src/xds) in Envoy's admin spelling (proto field names), plus Envoy's query options:
+ * `?include_eds` adds the EndpointsConfigDump, `?resource=<repeated field>` lists that field's entries as
+ * their own typed configs, and `?mask=<paths>` trims every config (or resource) to the given field paths.
+ */
+import type { Json, Proxy } from '../xds/index.js';
+import { buildConfigDump } from '../xds/index.js';
+import type { ProxySnapshot } from './config.js';
+import type { PeerInfo } from './peer-metadata.js';
+
+const ADMIN = 'type.googleapis.com/envoy.admin.v3.';
+
+/** The repeated fields `?resource=` accepts and the message type of their entries. */
+const RESOURCE_TYPES: Record<string, string> = {
+  static_clusters: 'ClustersConfigDump.StaticCluster',
+  dynamic_active_clusters: 'ClustersConfigDump.DynamicCluster',
+  dynamic_warming_clusters: 'ClustersConfigDump.DynamicCluster',
+  static_listeners: 'ListenersConfigDump.StaticListener',
+  dynamic_listeners: 'ListenersConfigDump.DynamicListener',
+  static_route_configs: 'RoutesConfigDump.StaticRouteConfig',
+  dynamic_route_configs: 'RoutesConfigDump.DynamicRouteConfig',
+  static_scoped_route_configs: 'ScopedRoutesConfigDump.InlineScopedRouteConfigs',
+  dynamic_scoped_route_configs: 'ScopedRoutesConfigDump.DynamicScopedRouteConfigs',
+  static_secrets: 'SecretsConfigDump.StaticSecret',
+  dynamic_active_secrets: 'SecretsConfigDump.DynamicSecret',
+  dynamic_warming_secrets: 'SecretsConfigDump.DynamicSecret',
+  static_endpoint_configs: 'EndpointsConfigDump.StaticEndpointConfig',
+  dynamic_endpoint_configs: 'EndpointsConfigDump.DynamicEndpointConfig',
+};
+
+export interface ConfigDumpQuery {
+  includeEds: boolean;
+  resource?: string;
+  mask?: string;
+}
+
+export type DumpResult = { status: 200; body: Json } | { status: 400 | 404; error: string };
+
+const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const list = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isRecord) : []);
+
+/** A `Proxy` for the dump's node when no bootstrap is given, from what the proxy knows of itself. */
+function proxyOf(peer: PeerInfo | undefined): Proxy {
+  const podName = peer?.name ?? 'skiff-proxy';
+  const namespace = peer?.namespace ?? 'default';
+  return {
+    id: peer?.nodeId ?? `sidecar~127.0.0.1~${podName}.${namespace}~${namespace}.svc.cluster.local`,
+    type: 'sidecar',
+    ipAddresses: [],
+    name: `${podName}.${namespace}`,
+    podName,
+    namespace,
+    dnsDomain: `${namespace}.svc.cluster.local`,
+    labels: peer?.labels ?? {},
+    clusterId: peer?.clusterId ?? 'Kubernetes',
+    istioVersion: '',
+    workloadName: peer?.workloadName ?? podName,
+    metadata: {},
+  };
+}
+
+/** Trims a message to the dotted field paths (FieldMaskUtil::TrimMessage); repeated fields per element. */
+export function applyMask(value: Json, paths: readonly string[]): Json {
+  type Tree = Map<string, Tree>;
+  const tree: Tree = new Map();
+  for (const path of paths) {
+    let node = tree;
+    for (const part of path.split('.').filter((p) => p !== '')) {
+      let next = node.get(part);
+      if (!next) {
+        next = new Map();
+        node.set(part, next);
+      }
+      node = next;
+    }
+  }
+  const trim = (obj: Json, node: Tree): Json => {
+    const out: Json = {};
+    if (typeof obj['@type'] === 'string') out['@type'] = obj['@type'];
+    for (const [key, sub] of node) {
+      const v = obj[key];
+      if (v === undefined) continue;
+      if (sub.size === 0) out[key] = v;
+      else if (Array.isArray(v)) {
+        const items = v.filter(isRecord).map((item) => trim(item, sub));
+        if (items.length > 0) out[key] = items;
+      } else if (isRecord(v)) {
+        const inner = trim(v, sub);
+        if (Object.keys(inner).some((k) => k !== '@type')) out[key] = inner;
+      }
+    }
+    return out;
+  };
+  return trim(value, tree);
+}
+
+export function adminConfigDump(
+  snapshot: ProxySnapshot | undefined,
+  opts: { bootstrap?: Json; peer?: PeerInfo; lastUpdated?: Date },
+  query: ConfigDumpQuery,
+): DumpResult {
+  const resources = {
+    clusters: list(snapshot?.clusters),
+    endpoints: list(snapshot?.endpoints),
+    listeners: list(snapshot?.listeners),
+    routes: list(snapshot?.routes),
+    secrets: list(snapshot?.secrets),
+  };
+  const options: Parameters<typeof buildConfigDump>[2] = {
+    versionInfo: snapshot?.version ?? '',
+    lastUpdated: (opts.lastUpdated ?? new Date()).toISOString(),
+    snakeCase: true,
+    includeEds: query.includeEds || query.resource?.endsWith('endpoint_configs') === true,
+  };
+  if (opts.bootstrap) options.bootstrap = opts.bootstrap;
+  const dump = buildConfigDump(proxyOf(opts.peer), resources, options);
+  let configs = list(dump['configs']);
+  const mask = (query.mask ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  if (query.resource !== undefined && query.resource !== '') {
+    const type = RESOURCE_TYPES[query.resource];
+    if (type === undefined) return { status: 404, error: `${query.resource} not found in config dump` };
+    configs = configs.flatMap((c) =>
+      list(c[query.resource ?? '']).map((item) => ({ '@type': ADMIN + type, ...item })),
+    );
+  }
+  if (mask.length > 0) configs = configs.map((c) => applyMask(c, mask));
+  return { status: 200, body: { configs } };
+}
