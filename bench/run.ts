@@ -1,12 +1,15 @@
 /**
  * `npm run bench`: how long `skiff analyze` takes on lab-shaped meshes of 1,000 and 10,000 objects,
- * end to end and phase by phase, next to the floor set by parsing the same files with `yaml` alone.
+ * end to end and phase by phase, next to the floor set by parsing the same files with `yaml` alone;
+ * then how long generating one proxy's config takes and how big it is (bench/generate.ts).
  * Results and their reading are in docs/benchmarks.md.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateMesh, timeAnalyzers, timeBaselines, timeCli, timePhases, timeStartup } from './analyze.js';
+import { runGenerationBench } from './generate.js';
+import { runXdsBench } from './xds.js';
 
 /** The goal: 10,000 objects analyzed end to end in under this many milliseconds. */
 const GOAL_MS = 3000;
@@ -84,4 +87,13 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** `node dist/bench/run.js [analyze|generate]`: one part only; both by default. */
+const only = process.argv[2];
+if (only === 'xds') for (const line of await runXdsBench()) console.log(line);
+if (only !== 'generate' && only !== 'xds') await main();
+if (only !== 'analyze' && only !== 'xds') {
+  const started = performance.now();
+  console.log(`\n# skiff generation benchmark\n`);
+  for (const line of runGenerationBench()) console.log(line);
+  console.log(`\nGeneration bench took ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+}

@@ -457,12 +457,16 @@ test('bad input: one Error line, exit 1, never a stack trace', async () => {
     ],
     [['c', '-f', GATEWAY, '-o', 'xml'], undefined, /^Error: output format "xml" not supported\n$/],
     [['c'], undefined, /^Error: cluster requires pod name or --file parameter\n$/],
-    [['ep', 'pod-a', '-f', GATEWAY], undefined, /^Error: endpoints requires pod name or --file parameter\n$/],
+    [
+      ['ep', 'pod-a', 'pod-b', '-f', GATEWAY],
+      undefined,
+      /^Error: endpoints requires pod name or --file parameter\n$/,
+    ],
     [['r', 'a', 'b'], undefined, /^Error: route requires pod name or --file parameter\n$/],
     [
       ['l', 'istio-ingressgateway-abc.istio-system'],
       undefined,
-      /^Error: reading a live proxy is not available yet: use --file <config_dump\.json>\n$/,
+      /^Error: reading istio-ingressgateway-abc\.istio-system from a Kubernetes cluster is not available: use --admin-address <host:port> for a running proxy, or -f <manifests> to simulate it\n$/,
     ],
     [
       ['c', '-f', join(DUMPS, 'missing.json')],

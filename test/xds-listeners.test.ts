@@ -6,7 +6,14 @@ import type { Resource } from '../src/api/index.js';
 import { loadPaths, parseManifests } from '../src/api/index.js';
 import { ConfigSnapshot } from '../src/model/index.js';
 import type { GatewayProxyInfo, Json } from '../src/xds/index.js';
-import { buildGatewayListeners, decodeAny, encodeAny, roundTrip, TYPE } from '../src/xds/index.js';
+import {
+  buildGatewayListeners,
+  decodeAny,
+  encodeAny,
+  registerGeneratorProtos,
+  roundTrip,
+  TYPE,
+} from '../src/xds/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const INGRESS: GatewayProxyInfo = {
@@ -29,8 +36,10 @@ function listeners(resources: Resource[], proxy = INGRESS): Json[] {
 function hcmOf(listener: Json): Json {
   const chains = listener['filterChains'] as Json[];
   const filters = chains[0]?.['filters'] as Json[];
-  assert.equal(filters[0]?.['name'], 'envoy.filters.network.http_connection_manager');
-  return filters[0]?.['typedConfig'] as Json;
+  // 1.17 proxies get istio_authn ahead of the HCM; the HCM is the chain's last filter.
+  const hcm = filters.at(-1);
+  assert.equal(hcm?.['name'], 'envoy.filters.network.http_connection_manager');
+  return hcm?.['typedConfig'] as Json;
 }
 
 function gateway(yamlSpec: string): Resource[] {
@@ -68,6 +77,7 @@ test('the lab ingress gateway gets 0.0.0.0_8080 (server port 80 → targetPort 8
 });
 
 test('the listener and the HCM in its typedConfig round-trip through the Envoy protos', async () => {
+  registerGeneratorProtos();
   const [l] = listeners(await labResources());
   assert.ok(l);
   const { lost, json } = roundTrip(TYPE.Listener, l);

@@ -192,12 +192,14 @@ spec:
     routes.map((r) => r['match']),
     [
       { path: '/items', caseSensitive: false },
-      { prefix: '/api', headers: [{ name: 'x-dark', stringMatch: { exact: 'true' } }] },
+      // Istio 1.17 writes caseSensitive on every route that has a match.
+      { prefix: '/api', caseSensitive: true, headers: [{ name: 'x-dark', stringMatch: { exact: 'true' } }] },
     ],
   );
+  // A single destination cluster names the decorator after its host and port (route.go getRouteOperation).
   assert.deepEqual(
     routes.map((r) => (r['decorator'] as Json)['operation']),
-    ['catalog-v1-v2:80/items', 'catalog-v1-v2:80/api*'],
+    ['catalog.istioinaction.svc.cluster.local:80/items', 'catalog.istioinaction.svc.cluster.local:80/api*'],
   );
   assert.equal(
     (routes[0]?.['route'] as Json)['cluster'],

@@ -108,27 +108,47 @@ export function requireSection(dump: JsonObject, typeUrl: string): JsonObject {
   return s;
 }
 
-/** Values of these fields are maps or `google.protobuf.Struct`s: their keys are data, not field names. */
-const VERBATIM_FIELDS = new Set(['filter_metadata', 'filterMetadata', 'static_layer', 'staticLayer']);
-/** map<string, Any> fields: keys are kept, the values are messages. */
-const MAP_OF_MESSAGES = new Set([
-  'typed_filter_metadata',
-  'typedFilterMetadata',
-  'typed_per_filter_config',
-  'typedPerFilterConfig',
-  'typed_extension_protocol_options',
-  'typedExtensionProtocolOptions',
-]);
+/**
+ * Values of these fields are `google.protobuf.Struct`s (or maps of them): their keys are data, not field
+ * names. The same tables as the config-dump writer's (src/xds/generate/config-dump.ts), in both spellings.
+ */
+const VERBATIM_FIELDS = new Set(
+  [
+    'filter_metadata',
+    'static_layer',
+    'json_format',
+    'transport_socket_match_criteria',
+    'default_subset',
+    'args',
+  ].flatMap((n) => [n, camelName(n)]),
+);
+/** Struct-valued fields with common names: verbatim only under these parents. */
+const VERBATIM_UNDER: Record<string, string[]> = {
+  metadata: ['node', 'user_agent_build_version', 'version'], // Node, BuildVersion
+  match: ['transport_socket_matches'], // Cluster.TransportSocketMatch
+  config: ['google_grpc'],
+};
+/** map<string, Message> fields: keys are kept, the values are messages. */
+const MAP_OF_MESSAGES = new Set(
+  [
+    'typed_filter_metadata',
+    'typed_per_filter_config',
+    'typed_extension_protocol_options',
+    'named_endpoints',
+    'dynamic_parameters',
+    'certificate_provider_instances',
+    'policies',
+    'providers',
+    'requirement_map',
+    'source_codes',
+    'filter_state_objects',
+  ].flatMap((n) => [n, camelName(n)]),
+);
 
-function isMetadataMessage(v: unknown): boolean {
-  if (!isObject(v)) return false;
-  const keys = Object.keys(v);
-  return (
-    keys.length > 0 &&
-    keys.every((k) =>
-      ['filter_metadata', 'filterMetadata', 'typed_filter_metadata', 'typedFilterMetadata'].includes(k),
-    )
-  );
+function isVerbatim(key: string, parentKey: string): boolean {
+  if (VERBATIM_FIELDS.has(key)) return true;
+  const snakeParent = parentKey.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return VERBATIM_UNDER[key]?.includes(snakeParent) ?? false;
 }
 
 /**
@@ -139,20 +159,14 @@ export function toProtoJson(value: unknown, parentKey = ''): unknown {
   if (Array.isArray(value)) return value.map((v) => toProtoJson(v, parentKey));
   if (!isObject(value)) return value;
   const typeUrl = typeof value['@type'] === 'string' ? value['@type'] : '';
-  const structPayload = typeUrl.endsWith('google.protobuf.Struct') || typeUrl.endsWith('TypedStruct');
-  const inSocketMatch = parentKey === 'transport_socket_matches' || parentKey === 'transportSocketMatches';
+  const structPayload = /\.(Struct|Value|ListValue|TypedStruct)$/.test(typeUrl);
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(value)) {
     const name = /^[a-z][a-z0-9_]*$/.test(k) ? camelName(k) : k;
-    if (
-      VERBATIM_FIELDS.has(k) ||
-      (structPayload && k === 'value') ||
-      (inSocketMatch && k === 'match') ||
-      (k === 'metadata' && !isMetadataMessage(v))
-    ) {
+    if (isVerbatim(k, parentKey) || (structPayload && k === 'value')) {
       out[name] = v;
     } else if (MAP_OF_MESSAGES.has(k) && isObject(v)) {
-      out[name] = Object.fromEntries(Object.entries(v).map(([mk, mv]) => [mk, toProtoJson(mv)]));
+      out[name] = Object.fromEntries(Object.entries(v).map(([mk, mv]) => [mk, toProtoJson(mv, k)]));
     } else {
       out[name] = toProtoJson(v, k);
     }

@@ -4,3 +4,4 @@ export { EXIT } from './errors.js';
 export { TabWriter, tabulate, TABWRITER_FLAGS } from './tabwriter.js';
 export type { TabWriterOptions } from './tabwriter.js';
 export { goSortSlice } from './configdump-gosort.js';
+export * from './bench-xds.js';

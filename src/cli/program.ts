@@ -3,8 +3,15 @@ import { analyzeCommand } from './analyze.js';
 import type { AnalyzeFlags } from './analyze.js';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
+import { registerBenchXds } from './bench-xds.js';
 import { registerPilot } from './pilot.js';
 import { registerProxyConfig } from './proxy-config.js';
+import { registerProxyProcess } from './proxy-process.js';
+import { registerApply, registerDown, registerStatus, registerUp } from './up.js';
+import { registerProxyStatus } from './proxy-status.js';
+import { registerExperimental } from './describe.js';
+import { registerGet } from './kubectl-get.js';
+import { registerModify } from './kubectl-modify.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -20,12 +27,18 @@ const BOOLEAN_FLAGS = [
   'fix-hints',
 ];
 
+/** Flags whose name itself starts with `no-` (kubectl's `--no-headers`): `=false` means leave it off. */
+const NEGATIVE_NAMED_FLAGS = ['no-headers'];
+
 /** Rewrites pflag-style `--flag=true|false` into the forms commander understands. */
 export function normalizeBooleanFlags(argv: readonly string[]): string[] {
-  return argv.map((arg) => {
+  return argv.flatMap((arg) => {
     const m = /^--([a-z-]+)=(true|false)$/i.exec(arg);
-    if (!m || !BOOLEAN_FLAGS.includes(m[1] ?? '')) return arg;
-    return m[2]?.toLowerCase() === 'true' ? `--${m[1]}` : `--no-${m[1]}`;
+    if (!m) return [arg];
+    const on = m[2]?.toLowerCase() === 'true';
+    if (NEGATIVE_NAMED_FLAGS.includes(m[1] ?? '')) return on ? [`--${m[1]}`] : [];
+    if (!BOOLEAN_FLAGS.includes(m[1] ?? '')) return [arg];
+    return [on ? `--${m[1]}` : `--no-${m[1]}`];
   });
 }
 
@@ -88,6 +101,16 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
 
   registerProxyConfig(program, io, setExit);
   registerPilot(program, io, setExit);
+  registerUp(program, io, setExit);
+  registerDown(program, io, setExit);
+  registerStatus(program, io, setExit);
+  registerApply(program, io, setExit);
+  registerProxyProcess(program, io, setExit);
+  registerProxyStatus(program, io, setExit);
+  registerBenchXds(program, io, setExit);
+  registerExperimental(program, io, setExit);
+  registerGet(program, io, setExit);
+  registerModify(program, io, setExit);
 
   return program;
 }

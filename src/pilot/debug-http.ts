@@ -7,6 +7,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigSnapshot } from '../model/index.js';
 import { SKIFF_ISTIO_VERSION, XDS_TYPE, watchStatus } from '../xds/index.js';
 import type { AdsServer, Connection, Json, ProxyResources } from '../xds/index.js';
+import { authorizationDebug, endpointz, pushStatus, pushStatusJson } from './debug-status.js';
+
+/** Response header naming the control plane (its POD_NAME), the ISTIOD column of proxy-status. */
+export const PILOT_ID_HEADER = 'x-skiff-pilot-id';
 
 export const PILOT_VERSION_STRING = `${SKIFF_ISTIO_VERSION}-skiff-node${process.versions.node}-Clean-${SKIFF_ISTIO_VERSION}`;
 
@@ -194,6 +198,8 @@ register(
     const rows = ctx.server
       .syncz()
       .filter((r) => namespace === '' || (r.proxy ?? '').endsWith(`.${namespace}`));
+    // Who answered: istioctl learns the istiod pod from Kubernetes; skiff's proxy-status reads it here.
+    res.setHeader(PILOT_ID_HEADER, ctx.server.podName);
     writeJson(res, url, rows);
   },
 );
@@ -215,14 +221,7 @@ register('/debug/registryz', 'Debug support for registry', (url, ctx, res) => {
   writeJson(res, url, registryView(ctx.server.push.registry.services()));
 });
 register('/debug/endpointz', 'Debug support for endpoints', (url, ctx, res) => {
-  const registry = ctx.server.push.registry;
-  const out: { svc: string; ep: unknown[] }[] = [];
-  for (const svc of registry.services()) {
-    for (const port of svc.ports) {
-      out.push({ svc: `${svc.hostname}:${port.name}`, ep: registry.endpoints(svc, port.port) });
-    }
-  }
-  writeJson(res, url, registryView(out));
+  writeJson(res, url, endpointz(ctx.server.push));
 });
 register('/debug/cachez', 'Info about the internal XDS caches', (url, ctx, res) => {
   if (url.searchParams.get('clear')) {
@@ -253,14 +252,16 @@ register(
   },
 );
 register('/debug/push_status', 'Last PushContext Details', (_url, ctx, res) => {
-  // istiod keeps the conflicts and warnings of the last push here; skiff's generators report none yet.
-  if (!ctx.pushedOnce()) {
-    res.writeHead(200);
-    res.end();
-    return;
-  }
+  // The push context skiff builds at startup plays the part of istiod's first push, so there is always one.
+  const proxies = ctx.server
+    .connections()
+    .filter((c) => !c.debug)
+    .map((c) => c.proxy);
   res.writeHead(200, { 'Content-Type': 'application/json' });
-  res.end('{}');
+  res.end(pushStatusJson(pushStatus(ctx.server.push, proxies)));
+});
+register('/debug/authorizationz', 'Internal authorization policies', (url, ctx, res) => {
+  writeJson(res, url, authorizationDebug(ctx.server.push));
 });
 register('/debug/connections', 'Info about the connected XDS clients', (url, ctx, res) => {
   writeJson(res, url, clientsJson(ctx.server.connections(), false));

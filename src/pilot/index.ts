@@ -3,7 +3,10 @@ export { startPilot } from './pilot.js';
 export type { PilotHandle, PilotOptions } from './pilot.js';
 export { DirectoryConfigSource, ENDPOINT_KINDS, configKeyString, diffSnapshots } from './config-source.js';
 export type { ConfigChange, ConfigKey, ConfigSource, DirectoryConfigSourceOptions } from './config-source.js';
+export { authorizationDebug, endpointz, pushStatus, pushStatusJson } from './debug-status.js';
+export type { ProxyPushStatus, PushStatus } from './debug-status.js';
 export {
+  PILOT_ID_HEADER,
   PILOT_VERSION_STRING,
   configDump,
   connectionStatuses,

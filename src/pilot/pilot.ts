@@ -98,7 +98,8 @@ export async function startPilot(options: PilotOptions): Promise<PilotHandle> {
     pushThrottle: tuning.pushThrottle,
     sendTimeoutMs: tuning.sendTimeoutMs,
     logger,
-    podName: options.podName,
+    // istiod's ID is its POD_NAME.
+    podName: options.podName ?? (options.env ?? process.env)['POD_NAME'],
   });
   let pushedOnce = false;
   let ready = false;

@@ -35,7 +35,7 @@ export {
 export type { Proxy, ProxyType } from './generate/proxy.js';
 export { buildPushContext, memoized } from './generate/push-context.js';
 export type { PushContext } from './generate/push-context.js';
-export { generateProxyResources } from './generate/generate.js';
+export { generateProxyResources, rdsRouteNames } from './generate/generate.js';
 export type { ProxyResources } from './generate/generate.js';
 export {
   hostMatchesPattern,
@@ -47,3 +47,29 @@ export type { EgressHost, OutboundTrafficMode, SidecarScope } from './generate/s
 export * from './client/index.js';
 export * from './server/index.js';
 export * from './generate/config-dump.js';
+export * from './generate/route-virtual-services.js';
+export * from './generate/route-translate.js';
+export * from './generate/route-hash.js';
+export * from './generate/route-sidecar.js';
+export * from './generate/routes.js';
+export { registerGeneratorProtos } from './generate/listener-protos.js';
+export { buildSidecarListeners } from './generate/listener-sidecar.js';
+export {
+  buildSidecarOutboundListeners,
+  buildVirtualOutboundListener,
+} from './generate/listener-sidecar-outbound.js';
+export { buildVirtualInboundListener } from './generate/listener-sidecar-inbound.js';
+export { buildRouterListeners, gatewayRdsRouteName, mergeGateways } from './generate/listeners.js';
+export { proxyServiceInstances } from './generate/listener-instances.js';
+export type { ServiceInstance } from './generate/listener-instances.js';
+export { peerAuthenticationFor } from './generate/listener-mtls.js';
+export { buildInboundClusters, buildInboundPassthroughClusters } from './generate/cluster-inbound.js';
+export { buildProxyClusters } from './generate/cluster-proxy.js';
+export { buildSniDnatClusters } from './generate/clusters.js';
+export { buildBootstrap, effectiveProxyConfig } from './generate/bootstrap.js';
+export type { BootstrapOptions } from './generate/bootstrap.js';
+export { buildSecret, buildSecrets, gatewayCredentialNames } from './generate/secrets.js';
+export * from './generate/grpc-generate.js';
+export * from './generate/grpc-listeners.js';
+export * from './generate/grpc-clusters.js';
+export * from './generate/route-gateway-api.js';

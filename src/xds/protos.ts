@@ -45,6 +45,25 @@ const PROTO_FILES = [
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
+  // Types the generators write inside typedConfig Anys (listener/HTTP filters, tracing, access logs,
+  // the Bootstrap itself); without them encodeAny would pack those Anys empty.
+  'envoy/config/bootstrap/v3/bootstrap.proto',
+  'envoy/config/trace/v3/zipkin.proto',
+  'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/extensions/filters/http/cors/v3/cors.proto',
+  'envoy/extensions/filters/http/fault/v3/fault.proto',
+  'envoy/extensions/filters/http/grpc_stats/v3/config.proto',
+  'envoy/extensions/filters/http/grpc_web/v3/grpc_web.proto',
+  'envoy/extensions/filters/http/wasm/v3/wasm.proto',
+  'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
+  'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
+  'envoy/extensions/filters/listener/original_src/v3/original_src.proto',
+  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  'envoy/extensions/filters/network/sni_cluster/v3/sni_cluster.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/request_id/uuid/v3/uuid.proto',
+  'udpa/type/v1/typed_struct.proto',
 ];
 
 let cachedRoot: Root | undefined;
@@ -62,6 +81,7 @@ export function envoyRoot(): Root {
   root
     .define('envoy.tcp.metadataexchange.config')
     .add(new protobuf.Type('MetadataExchange').add(new protobuf.Field('protocol', 1, 'string')));
+  defineIstioAlpnFilter(root);
   root.resolveAll();
   cachedRoot = root;
   return root;
@@ -338,4 +358,25 @@ function collectLost(input: unknown, output: unknown, at: string, lost: string[]
   }
   if (output === undefined && isDefaultScalar(input)) return;
   if (output === undefined || String(output) !== String(input)) lost.push(at || '(root)');
+}
+
+/**
+ * Istio's `istio.alpn` HTTP filter config is not in Envoy's API tree (istio/api 1.17
+ * envoy/config/filter/http/alpn/v2alpha1/config.proto):
+ * `message FilterConfig { enum Protocol { HTTP10 = 0; HTTP11 = 1; HTTP2 = 2; }
+ *   message AlpnOverride { Protocol upstream_protocol = 1; repeated string alpn_override = 2; }
+ *   repeated AlpnOverride alpn_override = 1; }`.
+ */
+function defineIstioAlpnFilter(root: protobuf.Root): void {
+  const ns = root.define('istio.envoy.config.filter.http.alpn.v2alpha1');
+  if (ns.get('FilterConfig')) return;
+  const protocol = new protobuf.Enum('Protocol', { HTTP10: 0, HTTP11: 1, HTTP2: 2 });
+  const override = new protobuf.Type('AlpnOverride')
+    .add(new protobuf.Field('upstream_protocol', 1, 'Protocol'))
+    .add(new protobuf.Field('alpn_override', 2, 'string', 'repeated'));
+  const config = new protobuf.Type('FilterConfig')
+    .add(protocol)
+    .add(override)
+    .add(new protobuf.Field('alpn_override', 1, 'AlpnOverride', 'repeated'));
+  ns.add(config);
 }

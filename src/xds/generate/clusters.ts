@@ -13,7 +13,7 @@ import type {
 } from '../../api/index.js';
 import type { ConfigSnapshot } from '../../model/index.js';
 import type { Service, ServicePort, ServiceRegistry } from '../../registry/index.js';
-import { PROTOCOL, isServiceVisibleTo } from '../../registry/index.js';
+import { PROTOCOL, isHTTP2Protocol, isHTTPProtocol, isServiceVisibleTo } from '../../registry/index.js';
 import type { AppliedRule } from './destination-rule.js';
 import { destinationRuleFor, effectivePolicy, namedSubsets } from './destination-rule.js';
 
@@ -33,6 +33,7 @@ const MAX_UINT32 = 4294967295;
 const TYPE_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 const TYPE_RAW_BUFFER = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
 const TYPE_HTTP_OPTIONS = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+export const HTTP_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const TYPE_METADATA_EXCHANGE = 'type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange';
 
 /** `outbound|<port>|<subset>|<host>` (model.BuildSubsetKey). */
@@ -49,24 +50,59 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function meshConnectTimeout(snapshot: ConfigSnapshot): string {
+export function meshConnectTimeout(snapshot: ConfigSnapshot): string {
   return normalizeDuration(snapshot.mesh['connectTimeout']) ?? '10s';
 }
 
 /**
- * Every outbound cluster of a proxy: per visible service port an EDS cluster plus one per subset of the
+ * Every outbound cluster of a proxy: per service port an EDS cluster plus one per subset of the
  * DestinationRule that applies, then BlackHoleCluster (and PassthroughCluster for sidecars; gateways do
- * not get one in Istio).
+ * not get one in Istio). The services are `services` when given (a sidecar's SidecarScope imports),
+ * else every service visible to the proxy's namespace.
  */
 export function buildOutboundClusters(
   registry: ServiceRegistry,
   snapshot: ConfigSnapshot,
   proxy: ProxyInfo,
+  services?: readonly Service[],
+): Json[] {
+  const clusters = buildServiceClusters(registry, snapshot, proxy, services, 'default');
+  clusters.push(blackHoleCluster(snapshot));
+  if (proxy.type === 'sidecar') clusters.push(passthroughCluster(snapshot));
+  return clusters;
+}
+
+/**
+ * The SNI-DNAT clusters of a gateway with an AUTO_PASSTHROUGH server (cluster.go
+ * buildOutboundSniDnatClusters): the same clusters named `outbound_.<port>_.<subset>_.<host>`, for mesh
+ * services only, without TLS (the client's mTLS passes through).
+ */
+export function buildSniDnatClusters(
+  registry: ServiceRegistry,
+  snapshot: ConfigSnapshot,
+  proxy: ProxyInfo,
+  services?: readonly Service[],
+): Json[] {
+  const internal = (services ?? visibleServices(registry, proxy)).filter((s) => !s.meshExternal);
+  return buildServiceClusters(registry, snapshot, proxy, internal, 'sni-dnat');
+}
+
+type ClusterMode = 'default' | 'sni-dnat';
+
+function visibleServices(registry: ServiceRegistry, proxy: ProxyInfo): Service[] {
+  return registry.services().filter((s) => isServiceVisibleTo(s, proxy.namespace));
+}
+
+function buildServiceClusters(
+  registry: ServiceRegistry,
+  snapshot: ConfigSnapshot,
+  proxy: ProxyInfo,
+  services: readonly Service[] | undefined,
+  mode: ClusterMode,
 ): Json[] {
   const clusters: Json[] = [];
   const seen = new Set<string>();
-  for (const service of registry.services()) {
-    if (!isServiceVisibleTo(service, proxy.namespace)) continue;
+  for (const service of services ?? visibleServices(registry, proxy)) {
     const rule = destinationRuleFor(
       snapshot,
       service.hostname,
@@ -79,7 +115,7 @@ export function buildOutboundClusters(
       if (port.protocol === PROTOCOL.UDP) continue;
       const subsets: (Subset | undefined)[] = [undefined, ...(rule ? namedSubsets(rule.spec) : [])];
       for (const subset of subsets) {
-        const cluster = buildServiceCluster(registry, snapshot, service, port, rule, subset);
+        const cluster = buildServiceCluster(registry, snapshot, proxy, service, port, rule, subset, mode);
         // Istio builds no DNS cluster without endpoints to resolve.
         if (cluster === undefined) continue;
         const name = String(cluster['name']);
@@ -90,21 +126,24 @@ export function buildOutboundClusters(
       }
     }
   }
-  clusters.push(blackHoleCluster(snapshot));
-  if (proxy.type === 'sidecar') clusters.push(passthroughCluster(snapshot));
   return clusters;
 }
 
 function buildServiceCluster(
   registry: ServiceRegistry,
   snapshot: ConfigSnapshot,
+  proxy: ProxyInfo,
   service: Service,
   port: ServicePort,
   rule: AppliedRule | undefined,
   subset: Subset | undefined,
+  mode: ClusterMode,
 ): Json | undefined {
   const subsetName = subset?.name ?? '';
-  const name = outboundClusterName(port.port, subsetName, service.hostname);
+  const name =
+    mode === 'sni-dnat'
+      ? istioMtlsSni(port.port, subsetName, service.hostname)
+      : outboundClusterName(port.port, subsetName, service.hostname);
   const policy = effectivePolicy(rule?.spec, port.port, subset);
 
   const cluster: Json = { name, ...discovery(service, name) };
@@ -119,17 +158,23 @@ function buildServiceCluster(
     normalizeDuration(policy.connectionPool?.tcp?.connectTimeout) ?? meshConnectTimeout(snapshot);
   applyLoadBalancer(cluster, policy.loadBalancer);
   cluster['circuitBreakers'] = circuitBreakers(policy.connectionPool);
+  applyTcpKeepalive(cluster, snapshot, policy.connectionPool);
+  const httpOptions = upstreamHttpOptions(snapshot, proxy, port, policy.connectionPool, 'outbound');
+  if (httpOptions) cluster['typedExtensionProtocolOptions'] = { [HTTP_OPTIONS_KEY]: httpOptions };
   cluster['commonLbConfig'] = { localityWeightedLbConfig: {} };
   applyOutlierDetection(cluster, policy.outlierDetection);
-  applyTls(
-    cluster,
-    snapshot,
-    serviceAccounts(registry, service, port),
-    port.port,
-    subsetName,
-    service,
-    policy.tls,
-  );
+  // SNI-DNAT clusters forward the client's TLS untouched.
+  if (mode === 'default') {
+    applyTls(
+      cluster,
+      snapshot,
+      serviceAccounts(registry, service, port),
+      port.port,
+      subsetName,
+      service,
+      policy.tls,
+    );
+  }
 
   const istio: Json = {};
   if (rule) {
@@ -141,12 +186,7 @@ function buildServiceCluster(
   istio['services'] = [{ host: service.hostname, name: service.name, namespace: service.namespace }];
   if (subsetName) istio['subset'] = subsetName;
   cluster['metadata'] = { filterMetadata: { istio } };
-  cluster['filters'] = [
-    {
-      name: 'istio.metadata_exchange',
-      typedConfig: { '@type': TYPE_METADATA_EXCHANGE, protocol: 'istio-peer-exchange' },
-    },
-  ];
+  cluster['filters'] = [metadataExchangeFilter()];
   return cluster;
 }
 
@@ -230,7 +270,7 @@ function uint(v: unknown): number | undefined {
 }
 
 /** Istio's defaults are MaxUint32 everywhere (Envoy's own max_retries=3 caused 503s during churn). */
-function circuitBreakers(pool: ConnectionPoolSettings | undefined): Json {
+export function circuitBreakers(pool: ConnectionPoolSettings | undefined): Json {
   const tcp = isRecord(pool?.tcp) ? pool.tcp : undefined;
   const http = isRecord(pool?.http) ? pool.http : undefined;
   return {
@@ -374,13 +414,87 @@ function applyTls(
   ];
 }
 
+/**
+ * The upstream HTTP protocol options of a cluster (ClusterBuilder setUpstreamProtocol,
+ * applyConnectionPool, applyH2Upgrade, MutableCluster.build): HTTP/2 for h2 ports or an `UPGRADE` policy,
+ * the downstream protocol for sniffed ports of sidecars or `useClientProtocol`, and the DR's HTTP idle
+ * timeout, requests per connection and connection duration. Undefined when none applies.
+ */
+export function upstreamHttpOptions(
+  snapshot: ConfigSnapshot,
+  proxy: ProxyInfo,
+  port: ServicePort,
+  pool: ConnectionPoolSettings | undefined,
+  direction: 'inbound' | 'outbound',
+): Json | undefined {
+  let upstream: Json | undefined;
+  if (isHTTP2Protocol(port.protocol)) upstream = { explicitHttpConfig: { http2ProtocolOptions: {} } };
+  else if (proxy.type === 'sidecar' && port.protocol === PROTOCOL.Unsupported)
+    upstream = useDownstreamProtocol();
+  const http = isRecord(pool?.http) ? pool.http : undefined;
+  const tcp = isRecord(pool?.tcp) ? pool.tcp : undefined;
+  const common: Json = {};
+  const idle = normalizeDuration(http?.idleTimeout);
+  if (idle) common['idleTimeout'] = idle;
+  const maxRequests = uint(http?.maxRequestsPerConnection);
+  if (maxRequests) common['maxRequestsPerConnection'] = maxRequests;
+  const maxDuration = normalizeDuration(tcp?.maxConnectionDuration);
+  if (maxDuration) common['maxConnectionDuration'] = maxDuration;
+  if (http?.useClientProtocol === true) upstream = useDownstreamProtocol();
+  const h2Policy = http?.h2UpgradePolicy;
+  const meshUpgrade = snapshot.mesh['h2UpgradePolicy'] === 'UPGRADE';
+  const upgrade =
+    h2Policy === 'UPGRADE' || (h2Policy !== 'DO_NOT_UPGRADE' && isHTTPProtocol(port.protocol) && meshUpgrade);
+  // Only outbound clusters are upgraded to HTTP/2.
+  if (direction === 'outbound' && upgrade) {
+    upstream = { explicitHttpConfig: { http2ProtocolOptions: {} } };
+  }
+  if (!upstream && Object.keys(common).length === 0) return undefined;
+  const options: Json = { '@type': TYPE_HTTP_OPTIONS };
+  if (Object.keys(common).length > 0) options['commonHttpProtocolOptions'] = common;
+  // Envoy requires an upstream protocol; HTTP/1.1 is the default Istio fills in.
+  Object.assign(options, upstream ?? { explicitHttpConfig: { httpProtocolOptions: {} } });
+  return options;
+}
+
+function useDownstreamProtocol(): Json {
+  return { useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} } };
+}
+
+/** applyTCPKeepalive: the mesh's keepalive, overridden field by field by the DR's. */
+export function applyTcpKeepalive(
+  cluster: Json,
+  snapshot: ConfigSnapshot,
+  pool: ConnectionPoolSettings | undefined,
+): void {
+  const sources = [snapshot.mesh['tcpKeepalive'], isRecord(pool?.tcp) ? pool.tcp.tcpKeepalive : undefined];
+  let keepalive: Json | undefined;
+  for (const src of sources) {
+    if (!isRecord(src)) continue;
+    keepalive ??= {};
+    const probes = uint(src['probes']);
+    if (probes) keepalive['keepaliveProbes'] = probes;
+    const time = durationSeconds(src['time']);
+    if (time !== undefined) keepalive['keepaliveTime'] = time;
+    const interval = durationSeconds(src['interval']);
+    if (interval !== undefined) keepalive['keepaliveInterval'] = interval;
+  }
+  if (keepalive) cluster['upstreamConnectionOptions'] = { tcpKeepalive: keepalive };
+}
+
+function durationSeconds(v: unknown): number | undefined {
+  const d = normalizeDuration(v);
+  if (!d) return undefined;
+  return Math.floor(Number(d.slice(0, -1)));
+}
+
 /** STATIC with no endpoints: where traffic to unknown destinations is dropped. */
 function blackHoleCluster(snapshot: ConfigSnapshot): Json {
   return { name: BLACKHOLE_CLUSTER, type: 'STATIC', connectTimeout: meshConnectTimeout(snapshot) };
 }
 
 /** ORIGINAL_DST to wherever the connection was going (ALLOW_ANY egress). */
-function passthroughCluster(snapshot: ConfigSnapshot): Json {
+export function passthroughCluster(snapshot: ConfigSnapshot): Json {
   return {
     name: PASSTHROUGH_CLUSTER,
     type: 'ORIGINAL_DST',
@@ -394,6 +508,14 @@ function passthroughCluster(snapshot: ConfigSnapshot): Json {
         useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} },
       },
     },
+    filters: [metadataExchangeFilter()],
+  };
+}
+
+function metadataExchangeFilter(): Json {
+  return {
+    name: 'istio.metadata_exchange',
+    typedConfig: { '@type': TYPE_METADATA_EXCHANGE, protocol: 'istio-peer-exchange' },
   };
 }
 

@@ -99,7 +99,8 @@ export function parseEgressHosts(sidecar: Resource | undefined): EgressHost[] {
       out.push({ namespace, host: entry.slice(slash + 1) });
     }
   }
-  return out;
+  // A Sidecar without egress listeners imports everything, as if it said `*/*` (Istio sidecar.go).
+  return egress.length > 0 ? out : [{ namespace: '*', host: '*' }];
 }
 
 /** Istio host matching of a concrete or wildcard host against an egress pattern. */

@@ -25,6 +25,7 @@ import { silentLogger } from './log.js';
 import type { Logger } from './log.js';
 import { XdsMetrics } from './metrics.js';
 import { PushQueue } from './push-queue.js';
+import { parseConfigKey, proxyNeedsPush, triggerReason } from './push-scope.js';
 import { ResourceCache, resourceName } from './resource-cache.js';
 import {
   XDS_TYPE,
@@ -46,9 +47,11 @@ export interface PushRequest {
   forced: boolean;
   /** Trigger reasons (`config`, `endpoint`, `debug`, ...), counted in pilot_push_triggers. */
   reasons: string[];
-  /** `Kind/namespace/name` of the changed objects. */
+  /** `Kind/namespace/name` of the changed objects; empty means everything. */
   configsUpdated: Set<string>;
   push: PushContext;
+  /** The push context before this change: scopes are checked in both, as istiod's PrevSidecarScope. */
+  previous?: PushContext;
   /** performance.now() when the push was queued (StartPush); queue and convergence times start here. */
   start: number;
 }
@@ -60,6 +63,8 @@ export interface ConfigUpdate {
   endpointsOnly: boolean;
   /** `Kind/namespace/name` of what changed. */
   configs: string[];
+  /** Trigger reasons (pilot_push_triggers); by default one per changed object, from its kind. */
+  reasons?: string[];
 }
 
 export interface AdsServerOptions {
@@ -93,6 +98,27 @@ export interface SyncStatus {
   endpoint_acked?: string;
   extensionconfig_sent?: string;
   extensionconfig_acked?: string;
+  /**
+   * Only while a NACK is held: the NACKed types with their last error, in the shape later istiod
+   * releases give every type (`resources: {<typeUrl>: {sent, acked, sentTime, lastError}}`). 1.17 has no
+   * such field and shows a NACKed type as STALE; skiff's proxy-status shows ERROR from it.
+   */
+  resources?: Record<string, { sent?: string; acked?: string; sentTime?: string; lastError: string }>;
+}
+
+function nackedResources(con: Connection): SyncStatus['resources'] {
+  let out: SyncStatus['resources'];
+  for (const [typeUrl, w] of con.watches) {
+    if (w.lastError === '') continue;
+    out ??= {};
+    out[typeUrl] = {
+      sent: w.nonceSent || undefined,
+      acked: w.nonceAcked || undefined,
+      sentTime: w.lastSendTime?.toISOString(),
+      lastError: w.lastError,
+    };
+  }
+  return out;
 }
 
 class WriteTimeoutError extends Error {}
@@ -128,8 +154,14 @@ function mergePush(a: PushRequest, b: PushRequest): PushRequest {
     full: a.full || b.full,
     forced: a.forced || b.forced,
     reasons: [...a.reasons, ...b.reasons],
-    configsUpdated: new Set([...a.configsUpdated, ...b.configsUpdated]),
+    // An empty set means "everything", and stays so when merged.
+    configsUpdated:
+      a.configsUpdated.size === 0 || b.configsUpdated.size === 0
+        ? new Set()
+        : new Set([...a.configsUpdated, ...b.configsUpdated]),
     push: b.push,
+    // The older baseline, so objects changed by either request are found in one of the two scopes.
+    previous: a.previous ?? b.previous,
     start: Math.min(a.start, b.start),
   };
 }
@@ -156,11 +188,14 @@ export class AdsServer {
   private readonly debouncer: Debouncer<DebouncedUpdate>;
   private readonly synthesized = new Map<string, object>();
   private readonly controlPlane: string;
+  private readonly podId: string;
   private currentPush: PushContext;
   private versionCounter = 0;
   private connectionCounter = 0;
   private debounceCounter = 0;
   private lastPushAt = 0;
+  /** Connections a push left out because the change was outside their scope (tests and /debug). */
+  skippedPushes = 0;
   private closed = false;
 
   constructor(options: AdsServerOptions) {
@@ -169,7 +204,8 @@ export class AdsServer {
     this.generator = options.generator ?? generateProxyResources;
     this.buildPush = options.buildPush ?? ((snapshot, version) => buildPushContext(snapshot, { version }));
     this.sendTimeoutMs = options.sendTimeoutMs ?? 5000;
-    this.controlPlane = JSON.stringify({ Component: 'istiod', ID: options.podName ?? 'skiff-pilot' });
+    this.podId = options.podName || 'skiff-pilot';
+    this.controlPlane = JSON.stringify({ Component: 'istiod', ID: this.podId });
     this.queue = new PushQueue(options.pushThrottle ?? 100, mergePush, (con, req) => this.dequeued(con, req));
     this.debouncer = new Debouncer<DebouncedUpdate>(
       { afterMs: options.debounceAfterMs ?? 100, maxMs: options.debounceMaxMs ?? 10_000 },
@@ -240,6 +276,11 @@ export class AdsServer {
     return this.generatedFor(con, this.currentPush);
   }
 
+  /** The control plane's id (POD_NAME), the ISTIOD column of proxy-status. */
+  get podName(): string {
+    return this.podId;
+  }
+
   /** Status per watched type, as proxy-status shows it. */
   statusOf(con: Connection, typeUrl: string): ConfigStatus | undefined {
     const w = con.watches.get(typeUrl);
@@ -265,6 +306,7 @@ export class AdsServer {
         endpoint_acked: nonce(XDS_TYPE.endpoint, 'nonceAcked'),
         extensionconfig_sent: nonce(XDS_TYPE.extensionConfig, 'nonceSent'),
         extensionconfig_acked: nonce(XDS_TYPE.extensionConfig, 'nonceAcked'),
+        resources: nackedResources(con),
       };
       return JSON.parse(JSON.stringify(row)) as SyncStatus;
     });
@@ -273,12 +315,18 @@ export class AdsServer {
   /** Feeds a config change into the debounce; the push follows the quiet period. */
   configUpdate(update: ConfigUpdate): void {
     if (this.closed) return;
-    const reason = update.endpointsOnly ? 'endpoint' : 'config';
+    const fallback = update.endpointsOnly ? 'endpoint' : 'config';
+    // istiod sends one ConfigUpdate per changed object, so merged requests carry one reason per object.
+    const reasons =
+      update.reasons ??
+      (update.configs.length > 0
+        ? update.configs.map((k) => triggerReason(parseConfigKey(k).kind))
+        : [fallback]);
     this.metrics.inboundUpdates.inc({ type: update.endpointsOnly ? 'eds' : 'config' });
     this.debouncer.add({
       snapshot: update.snapshot,
       full: !update.endpointsOnly,
-      reasons: [reason],
+      reasons,
       configs: new Set(update.configs),
     });
   }
@@ -337,6 +385,7 @@ export class AdsServer {
       return;
     }
     this.metrics.pushContextInitTime.observe((performance.now() - t0) / 1000);
+    const previous = this.currentPush;
     this.currentPush = push;
     this.cache.nextGeneration();
     this.synthesized.clear();
@@ -359,6 +408,7 @@ export class AdsServer {
       reasons: update.reasons,
       configsUpdated: update.configs,
       push,
+      previous,
     });
     this.lastPushAt = performance.now();
     this.metrics.debounceTime.observe((info.sinceFirstMs + (performance.now() - t0)) / 1000);
@@ -380,6 +430,19 @@ export class AdsServer {
 
   private async pushConnection(con: Connection, req: PushRequest): Promise<void> {
     const t0 = performance.now();
+    let needed: boolean;
+    try {
+      needed = con.debug ? false : proxyNeedsPush(con.proxy, req);
+    } catch (err) {
+      // A scope that cannot be computed must not cost the proxy its update.
+      this.log.warn('ads', `XDS: push scope for ${con.id} failed, pushing: ${errorText(err)}`);
+      needed = true;
+    }
+    if (!needed) {
+      this.skippedPushes++;
+      this.log.debug('ads', `Skipping push to ${con.id}, no updates required`);
+      return;
+    }
     let sentAny = false;
     let cdsSent = false;
     let ldsSent = false;

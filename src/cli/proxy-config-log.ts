@@ -1,0 +1,60 @@
+/**
+ * `proxy-config log`: reads and sets an Envoy's logger levels through its admin `/logging` endpoint, as
+ * istioctl 1.17 does (`POST logging`, then `logging?level=<l>` and `logging?<logger>=<l>`).
+ */
+import { dumpError } from './configdump-common.js';
+import type { AdminAddress } from './proxy-config-admin.js';
+import { adminFetch } from './proxy-config-admin.js';
+
+/** Envoy's levels by istioctl's names (`warning`, not `warn`). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off'] as const;
+/** The level `--reset` restores: istioctl's default when the injector ConfigMap does not say. */
+export const DEFAULT_LOG_LEVEL = 'warning';
+/** The pseudo-logger that sets every logger at once. */
+const ALL_LOGGERS = 'level';
+
+export interface LogFlags {
+  level?: string;
+  reset?: boolean;
+}
+
+const isLevel = (s: string) => (LOG_LEVELS as readonly string[]).includes(s);
+
+/**
+ * The levels to set, in the order to set them (`level` first), from `--level` / `--reset`. `loggers`
+ * is Envoy's current `/logging` listing: a logger name must occur in it.
+ */
+export function plannedLogLevels(flags: LogFlags, loggers: string): [string, string][] {
+  if (flags.reset) return [[ALL_LOGGERS, DEFAULT_LOG_LEVEL]];
+  if (!flags.level) return [];
+  const planned = new Map<string, string>();
+  for (const item of flags.level.split(',')) {
+    if (!item.includes(':') && !item.includes('=')) {
+      if (!isLevel(item)) throw dumpError(`unrecognized logging level: ${item}`);
+      // As in istioctl, a bare level replaces everything planned so far.
+      planned.clear();
+      planned.set(ALL_LOGGERS, item);
+      continue;
+    }
+    const sep = item.search(/[:=]/);
+    const logger = item.slice(0, sep);
+    const level = item.slice(sep + 1);
+    if (!loggers.includes(logger)) throw dumpError(`unrecognized logger name: ${logger}`);
+    if (!isLevel(level)) throw dumpError(`unrecognized logging level: ${level}`);
+    planned.set(logger, level);
+  }
+  const all = planned.get(ALL_LOGGERS);
+  const rest = [...planned].filter(([name]) => name !== ALL_LOGGERS);
+  return all === undefined ? rest : [[ALL_LOGGERS, all], ...rest];
+}
+
+/** Runs `proxy-config log` against one admin address; returns istioctl's `<name>:\n<reply>` text. */
+export async function runProxyLog(address: AdminAddress, label: string, flags: LogFlags): Promise<string> {
+  if (flags.reset && flags.level) throw dumpError('--level cannot be combined with --reset');
+  const loggers = await adminFetch(address, 'POST', 'logging');
+  let reply = loggers;
+  for (const [logger, level] of plannedLogLevels(flags, loggers)) {
+    reply = await adminFetch(address, 'POST', `logging?${logger}=${level}`);
+  }
+  return `${label}:\n${reply}`;
+}

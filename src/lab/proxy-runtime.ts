@@ -1,0 +1,279 @@
+/**
+ * One skiff proxy as a pod runs it (`skiff proxy sidecar|router`): an ADS client that identifies as an Istio
+ * 1.17 sidecar or gateway, skiff's engine fed with every config the client applies (responses the engine
+ * would refuse are NACKed before they are applied), the admin API (15000) and the agent (15020 status,
+ * 15021 readiness, 15090 Prometheus, 15004 debug) on the pod address, and the lab's capture (capture.ts):
+ * inbound listeners on podIP:<port>, passthrough for application ports without one, and the 15001 front.
+ */
+import type { AdminServer, Agent, ProxyEngine } from '../proxy/index.js';
+import { compileSnapshot, ProxyEngine as Engine, startAdmin, startAgent } from '../proxy/index.js';
+import type { AdsSnapshot, ValidatedResource, XdsNode } from '../xds/index.js';
+import { AdsClient, TYPE, routerNode, sidecarNode } from '../xds/index.js';
+import { podAppAddress, podOutboundAddress } from './addresses.js';
+import type { CapturePlan, CaptureTarget, ReceivedConfig } from './capture.js';
+import { planCapture } from './capture.js';
+import type { OutboundFront } from './outbound.js';
+import { startOutboundFront } from './outbound.js';
+import type { TcpForwarder } from './tcp-forward.js';
+import { startTcpForwarder } from './tcp-forward.js';
+
+export interface PodPort {
+  name?: string;
+  containerPort: number;
+  protocol?: string;
+}
+
+export interface ProxyRuntimeOptions {
+  type: 'sidecar' | 'router';
+  /** `host:port` of the control plane's plaintext xDS port. */
+  xdsAddress: string;
+  podIP: string;
+  podName: string;
+  namespace: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  serviceAccount?: string;
+  /** The application containers' ports (sidecars): each gets inbound capture on podIP:<port>. */
+  podPorts?: PodPort[];
+  /** Sidecars: where the application listens; default the pod address's 127.11.x.y twin. */
+  appAddress?: string;
+  /** ISTIO_KUBE_APP_PROBERS (the injector's rewritten application probes). */
+  appProbers?: string;
+  clusterId?: string;
+  /** Istio-style log lines (`<time>\tinfo\t<message>`); stdout by default. */
+  log?: (line: string) => void;
+  /** Serve admin and agent ports (default true). */
+  adminPorts?: boolean;
+}
+
+export interface ProxyRuntime {
+  readonly engine: ProxyEngine;
+  readonly client: AdsClient;
+  readonly node: XdsNode;
+  /** The plan serving now (undefined before the first config). */
+  plan(): CapturePlan | undefined;
+  /** Resolves once the first config is applied. */
+  firstConfig: Promise<void>;
+  close(): Promise<void>;
+}
+
+function istioLog(write: (line: string) => void, level: string, message: string): void {
+  const now = new Date().toISOString().replace(/(\.\d{3})Z$/, '$1000Z');
+  write(`${now}\t${level}\t${message}\n`);
+}
+
+/** The xDS config as the planner reads it, from the client's accepted resources. */
+export function receivedConfig(s: AdsSnapshot): ReceivedConfig {
+  const versions = [TYPE.Cluster, TYPE.Listener, TYPE.RouteConfiguration, TYPE.ClusterLoadAssignment]
+    .map((t) => s.versions[t] ?? '')
+    .filter((v) => v !== '');
+  return {
+    clusters: Object.values(s.clusters),
+    endpoints: Object.values(s.endpoints),
+    listeners: Object.values(s.listeners),
+    routes: Object.values(s.routes),
+    secrets: Object.values(s.secrets),
+    version: versions[versions.length - 1] ?? '',
+  };
+}
+
+/** The config if a response of `typeUrl` carrying `resources` were accepted. */
+export function withResponse(
+  current: ReceivedConfig,
+  typeUrl: string,
+  resources: readonly ValidatedResource[],
+): ReceivedConfig {
+  const list = resources.map((r) => r.resource);
+  switch (typeUrl) {
+    case TYPE.Cluster:
+      return { ...current, clusters: list };
+    case TYPE.Listener:
+      return { ...current, listeners: list };
+    case TYPE.RouteConfiguration:
+      return { ...current, routes: list };
+    case TYPE.ClusterLoadAssignment:
+      return { ...current, endpoints: list };
+    case TYPE.Secret:
+      return { ...current, secrets: list };
+    default:
+      return current;
+  }
+}
+
+export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<ProxyRuntime> {
+  const write = opts.log ?? ((line: string) => void process.stdout.write(line));
+  const info = (m: string): void => istioLog(write, 'info', m);
+  const warn = (m: string): void => istioLog(write, 'warn', m);
+  const podPorts = (opts.podPorts ?? []).filter(
+    (p) => Number.isInteger(p.containerPort) && p.containerPort > 0 && p.containerPort <= 65535,
+  );
+  const target: CaptureTarget =
+    opts.type === 'router'
+      ? { type: 'router', podIP: opts.podIP }
+      : {
+          type: 'sidecar',
+          podIP: opts.podIP,
+          appAddress: opts.appAddress ?? podAppAddress(opts.podIP),
+          outboundAddress: podOutboundAddress(opts.podIP),
+        };
+  const nodeOptions = {
+    ip: opts.podIP,
+    podName: opts.podName,
+    namespace: opts.namespace,
+    labels: opts.labels ?? {},
+    annotations: opts.annotations,
+    serviceAccount: opts.serviceAccount,
+    clusterId: opts.clusterId,
+    podPorts: opts.type === 'sidecar' ? podPorts : undefined,
+  };
+  const node = opts.type === 'router' ? routerNode(nodeOptions) : sidecarNode(nodeOptions);
+
+  let plan: CapturePlan | undefined;
+  const engine = new Engine({
+    bind: (l) => plan?.binds.get(l.name) ?? { address: opts.podIP, port: l.port },
+    peer: {
+      name: opts.podName,
+      namespace: opts.namespace,
+      labels: opts.labels ?? {},
+      clusterId: opts.clusterId ?? 'Kubernetes',
+      meshId: 'cluster.local',
+      serviceAccount: opts.serviceAccount,
+      workloadName:
+        typeof node.metadata?.['WORKLOAD_NAME'] === 'string' ? node.metadata['WORKLOAD_NAME'] : '',
+      nodeId: node.id,
+    },
+  });
+
+  const passthrough = new Map<number, TcpForwarder>();
+  let front: OutboundFront | undefined;
+  let admin: AdminServer | undefined;
+  let agent: Agent | undefined;
+  let closed = false;
+
+  const client = new AdsClient({
+    target: opts.xdsAddress,
+    node,
+    initialFetchTimeoutMs: 0,
+    secretSource: 'all',
+    validate: (typeUrl, resources) => {
+      // Compile what the engine would run; a failure NACKs the response and keeps the running config.
+      try {
+        compileSnapshot(
+          planCapture(withResponse(receivedConfig(client.snapshot()), typeUrl, resources), target).snapshot,
+        );
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err);
+      }
+      return undefined;
+    },
+  });
+
+  let firstApplied: () => void = () => undefined;
+  const firstConfig = new Promise<void>((resolve) => (firstApplied = resolve));
+  let applying: Promise<void> = Promise.resolve();
+  let scheduled = false;
+  let readyLogged = false;
+
+  const applyNow = async (): Promise<void> => {
+    if (closed) return;
+    const next = planCapture(receivedConfig(client.snapshot()), target);
+    // Ports an inbound listener takes over stop passing through first, so the listener can bind.
+    for (const [port, fwd] of passthrough) {
+      if (next.inboundPorts.has(port)) {
+        passthrough.delete(port);
+        await fwd.close();
+      }
+    }
+    plan = next;
+    const result = await engine.update(next.snapshot);
+    if (!result.ok) warn(`config refused: ${result.error ?? 'unknown error'}`);
+    for (const e of result.bindErrors) warn(`listener not bound: ${e}`);
+    if (target.type === 'sidecar' && !closed) {
+      for (const p of podPorts) {
+        const port = p.containerPort;
+        if (next.inboundPorts.has(port) || passthrough.has(port)) continue;
+        try {
+          const app = target.appAddress ?? opts.podIP;
+          passthrough.set(port, await startTcpForwarder(opts.podIP, port, () => ({ host: app, port })));
+        } catch (err) {
+          warn(`passthrough for port ${port} not bound: ${(err as Error).message}`);
+        }
+      }
+    }
+    if (engine.hasConfig()) {
+      firstApplied();
+      if (!readyLogged) {
+        readyLogged = true;
+        info('Envoy proxy is ready');
+      }
+    }
+  };
+
+  const schedule = (): void => {
+    if (scheduled || closed) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      applying = applying
+        .then(applyNow)
+        .catch((err: unknown) => warn(`applying config failed: ${String(err)}`));
+    });
+  };
+
+  client.on('update', schedule);
+  client.on('connected', () => info(`ADS: connected to ${opts.xdsAddress} as ${node.id}`));
+  client.on('disconnected', (s) => warn(`ADS: stream closed: ${s.details || s.code}; reconnecting`));
+  client.on('rejected', (e) => warn(`ADS: NACK ${e.typeUrl.split('.').pop() ?? e.typeUrl}: ${e.message}`));
+
+  try {
+    if (opts.adminPorts !== false) {
+      admin = await startAdmin(engine, { host: opts.podIP, port: 15000 });
+      agent = await startAgent(engine, {
+        status: { host: opts.podIP, port: 15020 },
+        readiness: { host: opts.podIP, port: 15021 },
+        prometheus: { host: opts.podIP, port: 15090 },
+        debug: { host: opts.podIP, port: 15004 },
+        appProbers: opts.appProbers,
+        appHost: target.appAddress ?? opts.podIP,
+      });
+    }
+    if (target.type === 'sidecar') {
+      const outboundAddress = target.outboundAddress ?? opts.podIP;
+      front = await startOutboundFront(opts.podIP, 15001, (port) =>
+        plan?.outboundPorts.has(port) ? { host: outboundAddress, port } : undefined,
+      );
+    }
+  } catch (err) {
+    await Promise.allSettled([admin?.close(), agent?.close(), front?.close(), engine.close()]);
+    throw err;
+  }
+  info(
+    `skiff proxy (${opts.type}) ${opts.podName}.${opts.namespace} on ${opts.podIP}; xDS ${opts.xdsAddress}`,
+  );
+  client.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    engine,
+    client,
+    node,
+    plan: () => plan,
+    firstConfig,
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        client.close();
+        await applying.catch(() => undefined);
+        await Promise.allSettled([
+          admin?.close(),
+          agent?.close(),
+          front?.close(),
+          ...[...passthrough.values()].map((f) => f.close()),
+        ]);
+        passthrough.clear();
+        await engine.close();
+      })();
+      return closing;
+    },
+  };
+}

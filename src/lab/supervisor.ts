@@ -1,0 +1,268 @@
+/**
+ * The lab's supervisor (`skiff up`): one process hosting the object store and its REST API, the control
+ * plane (xDS, debug and monitoring ports), the controllers, the kubelet that runs pods as processes and the
+ * kube-proxy that publishes Services — like a single-binary Kubernetes distribution with Istio on top.
+ * State lives in the state dir, so stopping and starting again resumes the same mesh.
+ */
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Resource } from '../api/index.js';
+import { loadPaths } from '../api/index.js';
+import type { PilotHandle } from '../pilot/index.js';
+import { startPilot } from '../pilot/index.js';
+import type { KubeObject, StoreApiServer } from '../store/index.js';
+import { ObjectStore, createStoreApiServer } from '../store/index.js';
+import { loopbackRangeUsable } from './addresses.js';
+import { LabController } from './controller.js';
+import { KubeProxy } from './kube-proxy.js';
+import { Kubelet } from './kubelet.js';
+import { MESH_CONFIGMAP_NAME, MESH_CONFIGMAP_NAMESPACE, meshConfigMap } from './mesh-config.js';
+import { numberAt, ownerUid, podReady, recordAt, stringAt, uidOf } from './objects.js';
+import type { LabState } from './state.js';
+import { clearLabState, killLeftovers, logDir, stateDirPath, writeLabState, writePids } from './state.js';
+import { StoreConfigSource } from './store-source.js';
+
+/** The project's examples folder (dist/src/lab → the repository root). */
+export const EXAMPLES_DIR = fileURLToPath(new URL('../../../examples/', import.meta.url));
+
+export interface LabOptions {
+  stateDir?: string;
+  /** An example under examples/ whose `base` folder is applied (objects that do not exist yet). */
+  example?: string;
+  /** Apply the example only when the store is empty (a fresh state dir). Default true. */
+  exampleOnlyWhenEmpty?: boolean;
+  apiPort?: number;
+  xdsPort?: number;
+  debugPort?: number;
+  monitoringPort?: number;
+  /** Supervisor and control-plane log lines. */
+  log?: (line: string) => void;
+}
+
+export interface LabHandle {
+  readonly stateDir: string;
+  readonly store: ObjectStore;
+  readonly pilot: PilotHandle;
+  readonly api: StoreApiServer;
+  readonly kubeProxy: KubeProxy;
+  state(): LabState;
+  /** Resolves once every pod is Ready (rejects after timeoutMs). */
+  waitReady(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** `preferred` when it can be bound on host, else 0 (any free port). */
+async function portOrAny(host: string, preferred: number): Promise<number> {
+  const free = await new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(preferred, host, () => s.close(() => resolve(true)));
+  });
+  return free ? preferred : 0;
+}
+
+/** Objects every lab has: the default namespaces and the mesh config. */
+function bootstrapObjects(): Record<string, unknown>[] {
+  const ns = (name: string, labels: Record<string, string> = {}) => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: { 'kubernetes.io/metadata.name': name, ...labels } },
+  });
+  return [ns('default'), ns('kube-system'), ns('istio-system'), meshConfigMap()];
+}
+
+/** The body to create for a loaded manifest (namespace filled in for namespaced kinds). */
+export function objectFromResource(r: Resource): Record<string, unknown> {
+  const metadata = { ...(r.object['metadata'] as Record<string, unknown> | undefined) };
+  if (r.info.namespaced) metadata['namespace'] = r.metadata.namespace ?? 'default';
+  return { ...r.object, apiVersion: r.apiVersion, kind: r.kind, metadata };
+}
+
+function createIfMissing(
+  store: ObjectStore,
+  object: Record<string, unknown>,
+  warn: (m: string) => void,
+): void {
+  const kind = String(object['kind']);
+  const apiVersion = String(object['apiVersion']);
+  const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
+  const meta = (object['metadata'] ?? {}) as Record<string, unknown>;
+  try {
+    if (store.get(`${group}/${kind}`, meta['namespace'] as string | undefined, String(meta['name']))) return;
+    store.create(object);
+  } catch (err) {
+    warn(
+      `cannot create ${kind} ${String(meta['namespace'] ?? '')}/${String(meta['name'])}: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** Why the lab is not ready yet, or undefined when every pod of every workload is Ready. */
+export function notReadyReason(store: ObjectStore): string | undefined {
+  const pods = store.list('/Pod').items.filter((p) => {
+    const phase = stringAt(p['status'], 'phase');
+    return phase !== 'Succeeded' && phase !== 'Failed';
+  });
+  for (const d of store.list('apps/Deployment').items) {
+    const want = numberAt(recordAt(d, 'spec'), 'replicas') ?? 1;
+    const ready = numberAt(recordAt(d, 'status'), 'readyReplicas') ?? 0;
+    const rsUids = new Set(
+      store
+        .list('apps/ReplicaSet', { namespace: d.metadata.namespace })
+        .items.filter((rs) => ownerUid(rs) === uidOf(d))
+        .map(uidOf),
+    );
+    const owned = pods.filter((p) => rsUids.has(ownerUid(p) ?? ''));
+    if (ready < want || owned.length !== want)
+      return `deployment ${d.metadata.namespace}/${d.metadata.name}: ${ready}/${want} ready`;
+  }
+  const waiting = pods.find((p: KubeObject) => !podReady(p));
+  return waiting ? `pod ${waiting.metadata.namespace}/${waiting.metadata.name} not ready` : undefined;
+}
+
+export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
+  const log = opts.log ?? ((line: string) => void process.stdout.write(line));
+  const say = (m: string): void => log(`${new Date().toISOString()}\tinfo\tlab\t${m}\n`);
+  const warn = (m: string): void => log(`${new Date().toISOString()}\twarn\tlab\t${m}\n`);
+  const stateDir = stateDirPath(opts.stateDir);
+  if (!(await loopbackRangeUsable()))
+    throw new Error(
+      'this machine does not route 127.10.0.0/16, 127.11.0.0/16, 127.12.0.0/16 and 127.200.0.0/22 to loopback ' +
+        '(macOS needs `ifconfig lo0 alias` per address); the single-address fallback is not implemented yet',
+    );
+  const leftovers = await killLeftovers(stateDir);
+  if (leftovers > 0) say(`ended ${leftovers} pod process(es) left by a previous supervisor`);
+  const state: LabState = {
+    pid: process.pid,
+    status: 'starting',
+    startedAt: new Date().toISOString(),
+    stateDir,
+  };
+  writeLabState(stateDir, state);
+
+  const store = ObjectStore.open({ stateDir, warn });
+  const fresh = store.size === 0;
+  const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
+  const fail = async (err: unknown): Promise<never> => {
+    for (const c of cleanup.reverse()) await c();
+    writeLabState(stateDir, { ...state, status: 'failed', error: (err as Error).message ?? String(err) });
+    throw err;
+  };
+  try {
+    store.batch(() => {
+      for (const o of bootstrapObjects()) createIfMissing(store, o, warn);
+    });
+    if (!store.get('/ConfigMap', MESH_CONFIGMAP_NAMESPACE, MESH_CONFIGMAP_NAME))
+      createIfMissing(store, meshConfigMap(), warn);
+    if (opts.example && (fresh || opts.exampleOnlyWhenEmpty === false)) {
+      const dir = `${EXAMPLES_DIR}${opts.example}/base`;
+      if (!existsSync(dir)) throw new Error(`no example "${opts.example}" (looked for ${dir})`);
+      const loaded = await loadPaths([dir], { defaultNamespace: 'default' });
+      for (const e of loaded.errors) warn(`example: ${e.file}: ${e.message}`);
+      // Namespaces first, so injection sees their labels when the pods are made.
+      const ordered = [...loaded.resources].sort(
+        (a, b) => Number(b.kind === 'Namespace') - Number(a.kind === 'Namespace'),
+      );
+      store.batch(() => {
+        for (const r of ordered) createIfMissing(store, objectFromResource(r), warn);
+      });
+      say(`applied examples/${opts.example}/base (${ordered.length} objects)`);
+    }
+
+    const api = await createStoreApiServer(store, {
+      port: await portOrAny('127.0.0.1', opts.apiPort ?? 6443),
+    });
+    cleanup.push(() => api.close());
+    const source = new StoreConfigSource(store, warn);
+    const pilot = await startPilot({
+      source,
+      host: '127.0.0.1',
+      grpcPort: await portOrAny('127.0.0.1', opts.xdsPort ?? 15010),
+      httpPort: await portOrAny('127.0.0.1', opts.debugPort ?? 8080),
+      monitoringPort: await portOrAny('127.0.0.1', opts.monitoringPort ?? 15014),
+      log,
+      podName: 'istiod-skiff',
+    });
+    cleanup.push(() => pilot.close());
+    state.endpoints = {
+      api: api.url,
+      xds: pilot.grpcAddress,
+      debug: `http://127.0.0.1:${pilot.httpPort}`,
+      monitoring: `http://127.0.0.1:${pilot.monitoringPort}`,
+    };
+    writeLabState(stateDir, state);
+
+    const controller = new LabController(store, { warn });
+    const kubelet = new Kubelet(store, {
+      logDir: logDir(stateDir),
+      xdsAddress: pilot.grpcAddress,
+      warn,
+      onProcesses: (pids) => writePids(stateDir, pids),
+    });
+    const kubeProxy = new KubeProxy(store, { warn });
+    cleanup.push(() => controller.stop());
+    cleanup.push(() => kubeProxy.stop());
+    cleanup.push(() => kubelet.stop());
+    controller.start();
+    kubelet.start();
+    kubeProxy.start();
+    say(
+      `store API ${api.url}, xDS ${pilot.grpcAddress}, debug :${pilot.httpPort}, monitoring :${pilot.monitoringPort}`,
+    );
+
+    let closing: Promise<void> | undefined;
+    const handle: LabHandle = {
+      stateDir,
+      store,
+      pilot,
+      api,
+      kubeProxy,
+      state: () => ({
+        ...state,
+        published: kubeProxy
+          .ports()
+          .filter((p) => p.nodePort)
+          .map((p) => ({
+            address: p.address,
+            port: p.port,
+            service: p.service,
+            portName: p.portName,
+            ...(p.error ? { error: p.error } : {}),
+          })),
+      }),
+      async waitReady(timeoutMs: number) {
+        const deadline = Date.now() + timeoutMs;
+        let reason = notReadyReason(store);
+        while (reason !== undefined) {
+          if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms: ${reason}`);
+          await new Promise((r) => setTimeout(r, 100));
+          reason = notReadyReason(store);
+        }
+        // Node ports bind asynchronously; give them their turn before reporting.
+        await new Promise((r) => setTimeout(r, 50));
+        state.status = 'ready';
+        writeLabState(stateDir, handle.state());
+      },
+      close() {
+        closing ??= (async () => {
+          state.status = 'stopping';
+          writeLabState(stateDir, handle.state());
+          for (const c of [...cleanup].reverse()) {
+            try {
+              await c();
+            } catch (err) {
+              warn(`shutdown: ${(err as Error).message}`);
+            }
+          }
+          writePids(stateDir, []);
+          clearLabState(stateDir);
+        })();
+        return closing;
+      },
+    };
+    return handle;
+  } catch (err) {
+    return fail(err);
+  }
+}

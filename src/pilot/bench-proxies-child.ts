@@ -1,0 +1,97 @@
+/**
+ * The simulated proxies of `skiff bench xds`, run in their own process so that their CPU never counts as
+ * the control plane's: N AdsClients with sidecar node ids sharing one DecodeCache, each subscribing,
+ * ACKing and timing every response it applies. Driven over IPC by the benchmark:
+ * - `{op: 'start', target, count, namespace}` → `{op: 'ready', ms}` once every proxy is ready and warm;
+ * - `{op: 'mark', at}` → `{op: 'converged', latenciesMs, missing}`: per proxy, the time from `at` (wall
+ *   clock ms, e.g. the moment a file was written) until it applied a response that changed its config;
+ * - `{op: 'mark-full', at}`: the same, until it applied a response of every type it watches (a full push);
+ * - `{op: 'exit'}`.
+ */
+import { AdsClient, DecodeCache, XDS_TYPE, sidecarNode } from '../xds/index.js';
+import type { AppliedEvent } from '../xds/index.js';
+
+type Command =
+  | { op: 'start'; target: string; count: number; namespace: string }
+  | { op: 'mark' | 'mark-full'; at: number; timeoutMs: number }
+  | { op: 'exit' };
+
+const WATCHED = [XDS_TYPE.cluster, XDS_TYPE.endpoint, XDS_TYPE.listener, XDS_TYPE.route];
+
+const clients: AdsClient[] = [];
+
+function send(message: unknown): void {
+  process.send?.(message);
+}
+
+async function start(target: string, count: number, namespace: string): Promise<void> {
+  const cache = new DecodeCache();
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    clients.push(
+      new AdsClient({
+        target,
+        node: sidecarNode({
+          ip: `10.200.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+          podName: `bench-proxy-${i}`,
+          namespace,
+        }),
+        decodeCache: cache,
+        initialFetchTimeoutMs: 0,
+      }),
+    );
+  }
+  const ready = clients.map((c) => new Promise<void>((resolve) => c.once('ready', () => resolve())));
+  for (const c of clients) c.start();
+  await Promise.all(ready);
+  send({ op: 'ready', ms: performance.now() - t0 });
+}
+
+/**
+ * Waits for each proxy's first applied response after `at` that changed something (`full`: until every
+ * type it holds was applied again), and reports the latencies.
+ */
+function measure(at: number, full: boolean, timeoutMs: number): void {
+  const latencies: (number | undefined)[] = clients.map(() => undefined);
+  const seen = clients.map(() => new Set<string>());
+  const wanted = clients.map((c) => WATCHED.filter((t) => c.version(t) !== ''));
+  let remaining = clients.length;
+  const listeners: ((e: AppliedEvent) => void)[] = [];
+  const finish = (): void => {
+    clearTimeout(timer);
+    clients.forEach((c, i) => c.off('applied', listeners[i] as (e: AppliedEvent) => void));
+    const done = latencies.filter((l): l is number => l !== undefined);
+    send({ op: 'converged', latenciesMs: done, missing: clients.length - done.length });
+  };
+  const timer = setTimeout(finish, timeoutMs);
+  clients.forEach((c, i) => {
+    const onApplied = (e: AppliedEvent): void => {
+      if (latencies[i] !== undefined || e.receivedAt < at) return;
+      let complete: boolean;
+      if (full) {
+        seen[i]?.add(e.typeUrl);
+        complete = (wanted[i] ?? []).every((t) => seen[i]?.has(t));
+      } else {
+        const ch = e.changes;
+        complete = ch.added.length + ch.updated.length + ch.removed.length > 0;
+      }
+      if (!complete) return;
+      latencies[i] = e.appliedAt - at;
+      if (--remaining === 0) finish();
+    };
+    listeners.push(onApplied);
+    c.on('applied', onApplied);
+  });
+}
+
+process.on('message', (cmd: Command) => {
+  if (cmd.op === 'start') {
+    void start(cmd.target, cmd.count, cmd.namespace);
+  } else if (cmd.op === 'mark' || cmd.op === 'mark-full') {
+    measure(cmd.at, cmd.op === 'mark-full', cmd.timeoutMs);
+  } else if (cmd.op === 'exit') {
+    for (const c of clients) c.close();
+    process.exit(0);
+  }
+});
+send({ op: 'loaded' });

@@ -1,0 +1,207 @@
+/**
+ * The bodies of istiod's `/debug/push_status`, `/debug/authorizationz` and `/debug/endpointz` (Istio 1.17,
+ * pilot/pkg/xds/debug.go and pilot/pkg/model), computed from a push context.
+ *
+ * - push_status is the PushContext's ProxyStatus: metric name → key → `{proxy, message}` (empty members
+ *   left out, as Go's omitempty does). skiff records the conditions it can see in its model: clusters
+ *   without instances (`pilot_eds_no_instances`, keyed by cluster name), subsets defined twice for one host
+ *   in a namespace (`pilot_destrule_subsets`, istiod's message), and connected sidecars no service selects
+ *   (`pilot_no_ip`, keyed by proxy ID).
+ * - authorizationz is `{"authorization_policies": {"namespace_to_policies": {ns: [...]}, "root_namespace"}}`
+ *   with policies in creation order per namespace.
+ * - endpointz is a list of `{svc: "<hostname>:<port name>", ep: [ServiceInstance]}` with istiod's field
+ *   names (Go's exported names for IstioEndpoint, which has no JSON tags).
+ */
+import { KIND } from '../api/index.js';
+import type { Resource } from '../api/index.js';
+import type { Endpoint, Service, ServicePort } from '../registry/index.js';
+import { labelsMatch } from '../registry/index.js';
+import { memoized } from '../xds/index.js';
+import type { Proxy, PushContext } from '../xds/index.js';
+
+export interface ProxyPushStatus {
+  proxy?: string;
+  message?: string;
+}
+
+export type PushStatus = Record<string, Record<string, ProxyPushStatus>>;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function add(status: PushStatus, metric: string, key: string, entry: ProxyPushStatus): void {
+  const map = (status[metric] ??= {});
+  const clean: ProxyPushStatus = {};
+  if (entry.proxy) clean.proxy = entry.proxy;
+  if (entry.message) clean.message = entry.message;
+  map[key] = clean;
+}
+
+function edsClusterName(svc: Service, port: ServicePort): string {
+  return `outbound|${port.port}||${svc.hostname}`;
+}
+
+function drHost(r: Resource, domain: string): string {
+  const spec = r.object['spec'];
+  const host = isRecord(spec) && typeof spec['host'] === 'string' ? spec['host'] : '';
+  if (host === '' || host.includes('.') || host.startsWith('*')) return host;
+  return `${host}.${r.metadata.namespace ?? 'default'}.svc.${domain}`;
+}
+
+/** Conditions of the push itself (independent of connected proxies), computed once per push. */
+function pushConditions(push: PushContext): PushStatus {
+  return memoized(push, 'debug-push-status', () => {
+    const status: PushStatus = {};
+    const registry = push.registry;
+    for (const svc of registry.services()) {
+      // Only EDS clusters have instances to miss; DNS and passthrough services resolve elsewhere.
+      if (svc.resolution !== 'ClientSideLB' || svc.meshExternal) continue;
+      for (const port of svc.ports) {
+        if (registry.endpoints(svc, port.port).length === 0)
+          add(status, 'pilot_eds_no_instances', edsClusterName(svc, port), {});
+      }
+    }
+    const domain = 'cluster.local';
+    const seen = new Map<string, Set<string>>();
+    for (const dr of push.snapshot.list(KIND.DestinationRule)) {
+      const host = drHost(dr, domain);
+      if (host === '') continue;
+      const key = `${dr.metadata.namespace ?? ''}|${host}`;
+      let names = seen.get(key);
+      if (!names) seen.set(key, (names = new Set()));
+      const spec = dr.object['spec'];
+      const subsets = isRecord(spec) && Array.isArray(spec['subsets']) ? spec['subsets'] : [];
+      for (const subset of subsets) {
+        const name = isRecord(subset) && typeof subset['name'] === 'string' ? subset['name'] : '';
+        if (name === '') continue;
+        if (names.has(name)) {
+          add(status, 'pilot_destrule_subsets', host, {
+            message: `Duplicate subset ${name} found while merging destination rules for ${host}`,
+          });
+        }
+        names.add(name);
+      }
+    }
+    return status;
+  });
+}
+
+/** istiod's LastPushStatus.ProxyStatus for a push and the sidecars connected to it. */
+export function pushStatus(push: PushContext, proxies: readonly Proxy[]): PushStatus {
+  const status: PushStatus = JSON.parse(JSON.stringify(pushConditions(push))) as PushStatus;
+  const services = push.registry.services();
+  for (const proxy of proxies) {
+    if (proxy.type !== 'sidecar') continue;
+    const selected = services.some(
+      (s) =>
+        s.namespace === proxy.namespace && s.selector !== undefined && labelsMatch(s.selector, proxy.labels),
+    );
+    if (!selected) add(status, 'pilot_no_ip', proxy.name, { proxy: proxy.name });
+  }
+  return status;
+}
+
+/** Go's json.MarshalIndent(ProxyStatus, "", "    "): keys sorted at every level. */
+export function pushStatusJson(status: PushStatus): string {
+  const sorted = (o: Record<string, unknown>): Record<string, unknown> =>
+    Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, isRecord(o[k]) ? sorted(o[k] as Record<string, unknown>) : o[k]]),
+    );
+  return JSON.stringify(sorted(status), null, 4);
+}
+
+function byCreation(a: Resource, b: Resource): number {
+  const ta = String(a.metadata.creationTimestamp ?? '');
+  const tb = String(b.metadata.creationTimestamp ?? '');
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  if (a.metadata.name !== b.metadata.name) return a.metadata.name < b.metadata.name ? -1 : 1;
+  const na = a.metadata.namespace ?? '';
+  const nb = b.metadata.namespace ?? '';
+  return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+/** istiod's AuthorizationDebug. */
+export function authorizationDebug(push: PushContext): unknown {
+  const byNamespace: Record<string, unknown[]> = {};
+  for (const r of [...push.snapshot.list(KIND.AuthorizationPolicy)].sort(byCreation)) {
+    const ns = r.metadata.namespace ?? '';
+    const annotations = isRecord(r.metadata.annotations) ? r.metadata.annotations : null;
+    (byNamespace[ns] ??= []).push({
+      name: r.metadata.name,
+      namespace: ns,
+      annotations,
+      spec: isRecord(r.object['spec']) ? r.object['spec'] : {},
+    });
+  }
+  const root = typeof push.snapshot.mesh.rootNamespace === 'string' ? push.snapshot.mesh.rootNamespace : '';
+  return { authorization_policies: { namespace_to_policies: byNamespace, root_namespace: root } };
+}
+
+const HEALTH: Record<string, number> = { HEALTHY: 1, UNHEALTHY: 2, DRAINING: 3 };
+
+function serviceJson(svc: Service): Record<string, unknown> {
+  return {
+    Attributes: {
+      ServiceRegistry: svc.registry,
+      Name: svc.name,
+      Namespace: svc.namespace,
+      Labels: Object.keys(svc.labels).length > 0 ? svc.labels : null,
+      ExportTo: svc.exportTo.length > 0 ? Object.fromEntries(svc.exportTo.map((e) => [e, true])) : null,
+      LabelSelectors: svc.selector ?? null,
+    },
+    ports: svc.ports.map(portJson),
+    ...(svc.serviceAccounts.length > 0 ? { serviceAccounts: svc.serviceAccounts } : {}),
+    hostname: svc.hostname,
+    defaultAddress: svc.defaultAddress,
+    Resolution: ['ClientSideLB', 'DNSLB', 'Passthrough', 'DNSRoundRobinLB'].indexOf(svc.resolution),
+    MeshExternal: svc.meshExternal,
+  };
+}
+
+function portJson(port: ServicePort): Record<string, unknown> {
+  return { ...(port.name ? { name: port.name } : {}), port: port.port, protocol: port.protocol };
+}
+
+function endpointJson(ep: Endpoint): Record<string, unknown> {
+  const [region = '', zone = '', subzone = ''] = ep.locality.split('/');
+  return {
+    Labels: Object.keys(ep.labels).length > 0 ? ep.labels : null,
+    Address: ep.address,
+    ServicePortName: ep.servicePortName,
+    EnvoyEndpoint: null,
+    ServiceAccount: ep.serviceAccount,
+    Network: ep.network,
+    Locality: { Label: [region, zone, subzone].filter((s) => s !== '').join('/'), ClusterID: 'Kubernetes' },
+    EndpointPort: ep.port,
+    LbWeight: ep.weight,
+    TLSMode: ep.tlsMode,
+    Namespace: ep.namespace,
+    WorkloadName: ep.workloadName,
+    HostName: '',
+    SubDomain: '',
+    HealthStatus: HEALTH[String(ep.health)] ?? 0,
+    NodeName: '',
+  };
+}
+
+/** istiod's endpointz: every service port with its instances. */
+export function endpointz(push: PushContext): unknown[] {
+  const out: unknown[] = [];
+  for (const svc of push.registry.services()) {
+    const service = serviceJson(svc);
+    for (const port of svc.ports) {
+      const eps = push.registry.endpoints(svc, port.port).filter((e) => !e.synthetic);
+      out.push({
+        svc: `${svc.hostname}:${port.name}`,
+        ep:
+          eps.length > 0
+            ? eps.map((e) => ({ service, servicePort: portJson(port), endpoint: endpointJson(e) }))
+            : null,
+      });
+    }
+  }
+  return out;
+}
