@@ -27,6 +27,7 @@ import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
 import { adminFetch, adminRequest, parseAdminAddress } from './proxy-config-admin.js';
 import type { AdminAddress } from './proxy-config-admin.js';
+import { labAdminAddress } from './proxy-config-lab.js';
 import { runProxyLog } from './proxy-config-log.js';
 import { parseTargetRef } from './proxy-config-target.js';
 import { simulateConfigDump } from './proxy-config-simulate.js';
@@ -211,6 +212,21 @@ type Source =
   | { kind: 'admin'; address: AdminAddress }
   | { kind: 'simulate'; target: string; manifests: string[] };
 
+/** A pod of the running lab is read through its admin API; everything else as `chooseSource` decides. */
+async function chooseLiveSource(
+  sub: string,
+  pods: string[],
+  flags: ProxyConfigFlags,
+  io: CommandIO,
+): Promise<Source> {
+  const pod = pods[0];
+  if (pods.length === 1 && pod !== undefined && flags.adminAddress === undefined && !flags.file?.length) {
+    const address = await labAdminAddress(pod, flags.namespace ?? 'default', io);
+    if (address) return { kind: 'admin', address };
+  }
+  return chooseSource(sub, pods, flags);
+}
+
 function chooseSource(sub: string, pods: string[], flags: ProxyConfigFlags): Source {
   const files = flags.file ?? [];
   if (pods.length > 1) throw dumpError(`${sub} requires pod name or --file parameter`);
@@ -253,7 +269,7 @@ function captureOf(text: string): Capture {
 }
 
 async function proxyConfigAction(spec: SubSpec, pods: string[], flags: ProxyConfigFlags, io: CommandIO) {
-  const source = chooseSource(spec.sub, pods, flags);
+  const source = await chooseLiveSource(spec.sub, pods, flags, io);
   let capture: Capture;
   switch (source.kind) {
     case 'file':
@@ -288,14 +304,18 @@ async function logAction(pods: string[], flags: ProxyConfigFlags, io: CommandIO)
   }
   if (pods.length > 1) throw dumpError('log requires pod name or --selector');
   if (flags.reset && flags.level) throw dumpError('--level cannot be combined with --reset');
-  if (flags.adminAddress === undefined) {
+  const labAddress =
+    flags.adminAddress === undefined && pods[0] !== undefined
+      ? await labAdminAddress(pods[0], flags.namespace ?? 'default', io)
+      : undefined;
+  if (flags.adminAddress === undefined && labAddress === undefined) {
     throw dumpError(
       pods.length === 0
         ? 'log requires pod name or --selector'
         : `reading ${pods[0] ?? ''} from a Kubernetes cluster is not available: use --admin-address <host:port>`,
     );
   }
-  const address = parseAdminAddress(flags.adminAddress);
+  const address = labAddress ?? parseAdminAddress(flags.adminAddress ?? '');
   const pod = pods[0];
   let label = address.authority;
   if (pod !== undefined) {

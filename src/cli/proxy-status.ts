@@ -19,6 +19,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
+import { labAdminAddress, labPilotDebugAddress } from './proxy-config-lab.js';
 import { ConfigDumpError, compareConfigDumps, parseConfigDump } from './proxy-status-diff.js';
 import { tabulate } from './tabwriter.js';
 
@@ -226,7 +227,11 @@ export function proxyName(arg: string, namespace: string): { pod: string; namesp
   return { pod: name.slice(0, dot), namespace: name.slice(dot + 1) };
 }
 
-async function envoyDump(flags: ProxyStatusFlags, io: CommandIO): Promise<string> {
+async function envoyDump(
+  flags: ProxyStatusFlags,
+  io: CommandIO,
+  target: { pod: string; namespace: string },
+): Promise<string> {
   if (flags.file !== undefined) {
     if (flags.adminAddress !== undefined)
       throw new CliError('--admin-address and --file cannot be used together', EXIT.usage);
@@ -238,13 +243,17 @@ async function envoyDump(flags: ProxyStatusFlags, io: CommandIO): Promise<string
       throw new CliError(`could not read ${flags.file}: ${(err as Error).message}`, EXIT.unknown);
     }
   }
-  if (flags.adminAddress === undefined) {
+  const labAddress =
+    flags.adminAddress === undefined
+      ? await labAdminAddress(`${target.pod}.${target.namespace}`, target.namespace, io)
+      : undefined;
+  if (flags.adminAddress === undefined && labAddress === undefined) {
     throw new CliError(
       'could not contact sidecar: reaching a pod needs a Kubernetes cluster, which is not available: use --admin-address <host:port> of the proxy, or --file <config dump>',
       EXIT.unknown,
     );
   }
-  const address = parseAddress(flags.adminAddress, '--admin-address');
+  const address = labAddress ?? parseAddress(flags.adminAddress ?? '', '--admin-address');
   let reply: HttpReply;
   try {
     reply = await httpGet(address, '/config_dump', 'failed to reach the proxy admin');
@@ -287,7 +296,9 @@ export async function proxyStatusCommand(
   flags: ProxyStatusFlags,
   io: CommandIO,
 ): Promise<number> {
-  const addresses = (flags.pilotAddr && flags.pilotAddr.length > 0 ? flags.pilotAddr : [DEFAULT_PILOT]).map(
+  // Without --pilot-addr, the lab running from this directory, else istiod's usual debug port.
+  const defaultPilot = (await labPilotDebugAddress()) ?? DEFAULT_PILOT;
+  const addresses = (flags.pilotAddr && flags.pilotAddr.length > 0 ? flags.pilotAddr : [defaultPilot]).map(
     (a) => parseAddress(a, '--pilot-addr'),
   );
   if (proxy === undefined) {
@@ -302,7 +313,7 @@ export async function proxyStatusCommand(
     return EXIT.ok;
   }
   const { pod, namespace } = proxyName(proxy, flags.namespace || 'default');
-  const envoy = await envoyDump(flags, io);
+  const envoy = await envoyDump(flags, io, { pod, namespace });
   const istiod = await istiodDump(addresses, `${pod}.${namespace}`);
   try {
     compareConfigDumps(parseConfigDump(istiod), parseConfigDump(envoy), io.stdout);
