@@ -12,6 +12,8 @@ import { registerProxyStatus } from './proxy-status.js';
 import { registerExperimental } from './describe.js';
 import { registerGet } from './kubectl-get.js';
 import { registerModify } from './kubectl-modify.js';
+import { registerLogs } from './kubectl-logs.js';
+import { registerExec } from './kubectl-exec.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -111,6 +113,8 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
   registerExperimental(program, io, setExit);
   registerGet(program, io, setExit);
   registerModify(program, io, setExit);
+  registerLogs(program, io, setExit);
+  registerExec(program, io, setExit);
 
   return program;
 }
