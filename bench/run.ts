@@ -9,6 +9,8 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateMesh, timeAnalyzers, timeBaselines, timeCli, timePhases, timeStartup } from './analyze.js';
 import { runGenerationBench } from './generate.js';
+import { runDataplaneBench } from './dataplane.js';
+import { runLabBench } from './lab.js';
 import { runXdsBench } from './xds.js';
 
 /** The goal: 10,000 objects analyzed end to end in under this many milliseconds. */
@@ -90,8 +92,14 @@ async function main(): Promise<void> {
 /** `node dist/bench/run.js [analyze|generate]`: one part only; both by default. */
 const only = process.argv[2];
 if (only === 'xds') for (const line of await runXdsBench()) console.log(line);
-if (only !== 'generate' && only !== 'xds') await main();
-if (only !== 'analyze' && only !== 'xds') {
+if (only === 'dataplane')
+  for (const line of await runDataplaneBench(process.argv.slice(3))) console.log(line);
+if (only === 'lab') {
+  console.log(`# skiff up benchmark\n`);
+  for (const line of runLabBench()) console.log(line);
+}
+if (only !== 'generate' && only !== 'xds' && only !== 'dataplane' && only !== 'lab') await main();
+if (only !== 'analyze' && only !== 'xds' && only !== 'dataplane' && only !== 'lab') {
   const started = performance.now();
   console.log(`\n# skiff generation benchmark\n`);
   for (const line of runGenerationBench()) console.log(line);

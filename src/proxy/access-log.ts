@@ -3,8 +3,7 @@
  * Istio's default TEXT and JSON formats, and file writers. A format is parsed once into segments;
  * formatting a stream walks the segments. Unknown operators print `-`.
  */
-import { createWriteStream } from 'node:fs';
-import type { WriteStream } from 'node:fs';
+import { openSync, write, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { headerValue } from './matchers.js';
 import type { StreamInfo } from './stream-info.js';
@@ -101,9 +100,28 @@ function headerOperator(arg: string, maxLen: number | undefined, response: boole
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
+/** The last second formatted (`2026-11-26T00:37:27.`): one Date per second instead of one per line. */
+let isoSecond = NaN;
+let isoPrefix = '';
+
+/** %START_TIME% in Envoy's default form, `toISOString()` with milliseconds. */
+function isoStartTime(s: StreamInfo): string {
+  const t = s.startTime;
+  const second = Math.floor(t / 1000);
+  if (second !== isoSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    // Years outside 0000–9999 have a longer form; they are formatted whole.
+    if (iso.length !== 24) return new Date(t).toISOString();
+    isoSecond = second;
+    isoPrefix = iso.slice(0, 20);
+  }
+  const millis = t - second * 1000;
+  return `${isoPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+}
+
 /** %START_TIME(fmt)%: a strftime subset plus Envoy's %<n>f fractional seconds. */
 function startTimeOperator(fmt: string | undefined): Operator {
-  if (fmt === undefined || fmt === '') return (s) => new Date(s.startTime).toISOString();
+  if (fmt === undefined || fmt === '') return isoStartTime;
   return (s) => {
     const d = new Date(s.startTime);
     return fmt.replace(/%(\d?)([a-zA-Z%])/g, (_m, width: string, c: string) => {
@@ -252,20 +270,122 @@ export function jsonFormatter(format: Readonly<Record<string, unknown>> = ISTIO_
 
 export type AccessLogSink = (line: string) => void;
 
-const fileSinks = new Map<string, WriteStream>();
+/**
+ * Lines are gathered and written in batches, as Envoy's file access logs are (a buffer flushed when full or
+ * on a timer): one write per flush instead of one per request. Pending lines are written synchronously
+ * when the process exits.
+ */
+const FLUSH_BYTES = 64 * 1024;
+const FLUSH_MS = 100;
+
+/** Where a batch goes: asynchronously (calling done when written), or synchronously at exit. */
+interface LogTarget {
+  write(text: string, done: () => void): void;
+  writeSync(text: string): void;
+}
+
+class BufferedLog {
+  private pending = '';
+  private timer: NodeJS.Timeout | undefined;
+  private writing = false;
+
+  constructor(private readonly target: LogTarget) {
+    flushOnExit.add(this);
+  }
+
+  write(line: string): void {
+    this.pending += line;
+    if (this.pending.length >= FLUSH_BYTES) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.writing || this.pending === '') return;
+    const chunk = this.pending;
+    this.pending = '';
+    this.writing = true;
+    this.target.write(chunk, () => {
+      this.writing = false;
+      if (this.pending.length >= FLUSH_BYTES) this.flush();
+      else if (this.pending !== '') this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+    });
+  }
+
+  flushSync(): void {
+    if (this.pending === '') return;
+    const chunk = this.pending;
+    this.pending = '';
+    try {
+      this.target.writeSync(chunk);
+    } catch {
+      // nothing left to do at exit
+    }
+  }
+}
+
+/** stdout/stderr: through the process stream, so lines stay in order with the process's other output. */
+function streamTarget(stream: NodeJS.WriteStream): LogTarget {
+  const put = (text: string): void => {
+    try {
+      stream.write(text);
+    } catch {
+      // a closed stream drops the lines
+    }
+  };
+  return {
+    write: (text, done) => {
+      put(text);
+      done();
+    },
+    writeSync: put,
+  };
+}
+
+/** A file opened for appending. A log that cannot be written must not take the proxy down: errors drop lines. */
+function fileTarget(fd: number): LogTarget {
+  return { write: (text, done) => writeFile(fd, text, done), writeSync: (text) => void writeSync(fd, text) };
+}
+
+/** Writes all of `text` (fs.write may write part of it). */
+function writeFile(fd: number, text: string, done: () => void): void {
+  const buf = Buffer.from(text, 'utf8');
+  const step = (offset: number): void => {
+    write(fd, buf, offset, buf.length - offset, null, (err, n) => {
+      if (err || n <= 0 || offset + n >= buf.length) done();
+      else step(offset + n);
+    });
+  };
+  step(0);
+}
+
+const flushOnExit = new Set<BufferedLog>();
+process.once('exit', () => {
+  for (const log of flushOnExit) log.flushSync();
+});
+
+const fileSinks = new Map<string, BufferedLog | undefined>();
 
 /** A sink for an access-log path: stdout/stderr, or an append-mode file shared by every log naming it. */
 export function fileSink(path: string): AccessLogSink {
-  if (path === '/dev/stdout') return (line) => void process.stdout.write(line);
-  if (path === '/dev/stderr') return (line) => void process.stderr.write(line);
-  let stream = fileSinks.get(path);
-  if (!stream) {
-    stream = createWriteStream(path, { flags: 'a' });
-    stream.on('error', () => undefined); // a log that cannot be written must not take the proxy down
-    fileSinks.set(path, stream);
+  let log = fileSinks.get(path);
+  if (!fileSinks.has(path)) {
+    try {
+      log = new BufferedLog(
+        path === '/dev/stdout'
+          ? streamTarget(process.stdout)
+          : path === '/dev/stderr'
+            ? streamTarget(process.stderr)
+            : fileTarget(openSync(path, 'a')),
+      );
+    } catch {
+      log = undefined; // a path that cannot be opened logs nothing, as before
+    }
+    fileSinks.set(path, log);
   }
-  const s = stream;
-  return (line) => void s.write(line);
+  const target = log;
+  return target ? (line) => target.write(line) : () => undefined;
 }
 
 /** An access logger: a formatter and where its lines go. */

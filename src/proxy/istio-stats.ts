@@ -171,6 +171,12 @@ interface Series {
 /** Per-proxy Istio metrics: series are cached by their label values so a request costs one map lookup. */
 export class IstioStats {
   private readonly series = new Map<string, Series>();
+  /**
+   * The per-request fast path: series by peer object (peers are shared objects, see parsePeerHeader) and
+   * a short key of the remaining inputs, so a request does not rebuild and join its 25 label values.
+   */
+  private readonly byPeer = new WeakMap<PeerInfo, Map<string, Series>>();
+  private readonly noPeer = new Map<string, Series>();
 
   constructor(
     private readonly stats: Stats,
@@ -178,6 +184,28 @@ export class IstioStats {
   ) {}
 
   record(o: RequestObservation): void {
+    let perPeer = this.noPeer;
+    if (o.peer) {
+      perPeer = this.byPeer.get(o.peer) ?? new Map<string, Series>();
+      this.byPeer.set(o.peer, perPeer);
+    }
+    const svc = o.service;
+    const key =
+      `${o.reporter}|${o.protocol}|${o.responseCode}|${o.grpcStatus ?? ''}|${o.responseFlags}|` +
+      (svc ? `${svc.host}|${svc.name}|${svc.namespace}` : `|${o.authority ?? ''}`);
+    let s = perPeer.get(key);
+    if (!s) {
+      s = this.seriesFor(o);
+      perPeer.set(key, s);
+    }
+    s.requests.value++;
+    observe(s.duration, o.durationMs);
+    observe(s.requestBytes, o.requestBytes);
+    observe(s.responseBytes, o.responseBytes);
+  }
+
+  /** The series of a request's label values (requests with equal labels share one). */
+  private seriesFor(o: RequestObservation): Series {
     const values = requestLabels(this.self, o);
     const key = values.join('\u0000');
     let s = this.series.get(key);
@@ -194,10 +222,7 @@ export class IstioStats {
       };
       this.series.set(key, s);
     }
-    s.requests.value++;
-    observe(s.duration, o.durationMs);
-    observe(s.requestBytes, o.requestBytes);
-    observe(s.responseBytes, o.responseBytes);
+    return s;
   }
 
   /**
@@ -237,6 +262,18 @@ export class IstioStats {
 /** Reads a `<workload>;<ns>;<canonical svc>;<canonical rev>;<cluster>` endpoint metadata value. */
 export function peerFromWorkloadMetadata(value: string | undefined): PeerInfo | undefined {
   if (!value) return undefined;
+  // Endpoints carry the same value on every request: decode once (the result is shared, never modified).
+  const cached = workloadPeers.get(value);
+  if (cached) return cached;
+  const peer = decodeWorkloadMetadata(value);
+  if (workloadPeers.size >= 1024) workloadPeers.clear();
+  workloadPeers.set(value, peer);
+  return peer;
+}
+
+const workloadPeers = new Map<string, PeerInfo>();
+
+function decodeWorkloadMetadata(value: string): PeerInfo {
   const [workload, namespace, canonical, revision, cluster] = value.split(';');
   const labels: Record<string, string> = {};
   if (canonical) labels['service.istio.io/canonical-name'] = canonical;

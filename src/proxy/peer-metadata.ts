@@ -214,10 +214,28 @@ export function peerHeaders(info: PeerInfo): { metadata: string; id: string } {
 
 const str = (v: StructValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** Reads a peer's x-envoy-peer-metadata value; undefined when absent or unreadable (never throws). */
+/**
+ * Parsed header values by their text: a peer sends the same value on every request, so decoding it once
+ * saves a base64 + protobuf decode per request. Bounded, so hostile values cannot grow it without limit.
+ */
+const peerCache = new Map<string, PeerInfo | undefined>();
+const PEER_CACHE_SIZE = 256;
+
+/**
+ * Reads a peer's x-envoy-peer-metadata value; undefined when absent or unreadable (never throws). The
+ * result is shared between requests carrying the same value: callers must not modify it.
+ */
 export function parsePeerHeader(value: string | string[] | undefined): PeerInfo | undefined {
   const raw = Array.isArray(value) ? value[0] : value;
   if (!raw) return undefined;
+  if (peerCache.has(raw)) return peerCache.get(raw);
+  const info = decodePeerHeader(raw);
+  if (peerCache.size >= PEER_CACHE_SIZE) peerCache.clear();
+  peerCache.set(raw, info);
+  return info;
+}
+
+function decodePeerHeader(raw: string): PeerInfo | undefined {
   let fields: { [k: string]: StructValue };
   try {
     const buf = Buffer.from(raw, 'base64');

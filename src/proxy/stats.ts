@@ -47,6 +47,24 @@ function codeTags(stat: string): { stat: string; tags: [string, string][] } {
   return { stat, tags: [] };
 }
 
+/** Metrics of one kind by scope (cluster name, stat prefix) and stat. */
+class ScopeIndex {
+  private readonly scopes = new Map<string, Map<string, Counter & Gauge & Histogram>>();
+
+  get(scope: string, stat: string): (Counter & Gauge & Histogram) | undefined {
+    return this.scopes.get(scope)?.get(stat);
+  }
+
+  set(scope: string, stat: string, m: Counter & Gauge & Histogram): void {
+    let stats = this.scopes.get(scope);
+    if (!stats) {
+      stats = new Map();
+      this.scopes.set(scope, stats);
+    }
+    stats.set(stat, m);
+  }
+}
+
 export class Stats {
   readonly counters = new Map<string, Counter>();
   readonly gauges = new Map<string, Gauge>();
@@ -114,30 +132,51 @@ export class Stats {
     return m as (Counter & Gauge & Histogram) | undefined;
   }
 
+  /**
+   * The per-request path of cluster() and http(): metrics by kind, scope and stat in nested maps, so a
+   * lookup builds no `cluster.<name>.<stat>` string. Metrics are never removed, so entries stay valid.
+   */
+  private readonly scoped = {
+    cluster: { counter: new ScopeIndex(), gauge: new ScopeIndex(), histogram: new ScopeIndex() },
+    http: { counter: new ScopeIndex(), gauge: new ScopeIndex(), histogram: new ScopeIndex() },
+  };
+
   /** `cluster.<cluster>.<stat>` tagged with cluster_name (and a response code when the stat has one). */
   cluster(
     kind: 'counter' | 'gauge' | 'histogram',
     cluster: string,
     stat: string,
   ): Counter & Gauge & Histogram {
+    const index = this.scoped.cluster[kind];
+    const known = index.get(cluster, stat);
+    if (known) return known;
     const name = `cluster.${cluster}.${stat}`;
-    const existing = this.lookup(kind, name);
-    if (existing) return existing;
-    const { stat: base, tags } = codeTags(stat);
-    return this[kind](name, `cluster.${base}`, [...tags, ['cluster_name', cluster]]) as Counter &
-      Gauge &
-      Histogram;
+    let m = this.lookup(kind, name);
+    if (!m) {
+      const { stat: base, tags } = codeTags(stat);
+      m = this[kind](name, `cluster.${base}`, [...tags, ['cluster_name', cluster]]) as Counter &
+        Gauge &
+        Histogram;
+    }
+    index.set(cluster, stat, m);
+    return m;
   }
 
   /** `http.<stat_prefix>.<stat>` tagged with http_conn_manager_prefix. */
   http(kind: 'counter' | 'gauge' | 'histogram', prefix: string, stat: string): Counter & Gauge & Histogram {
+    const index = this.scoped.http[kind];
+    const known = index.get(prefix, stat);
+    if (known) return known;
     const name = `http.${prefix}.${stat}`;
-    const existing = this.lookup(kind, name);
-    if (existing) return existing;
-    const { stat: base, tags } = codeTags(stat);
-    return this[kind](name, `http.${base}`, [...tags, ['http_conn_manager_prefix', prefix]]) as Counter &
-      Gauge &
-      Histogram;
+    let m = this.lookup(kind, name);
+    if (!m) {
+      const { stat: base, tags } = codeTags(stat);
+      m = this[kind](name, `http.${base}`, [...tags, ['http_conn_manager_prefix', prefix]]) as Counter &
+        Gauge &
+        Histogram;
+    }
+    index.set(prefix, stat, m);
+    return m;
   }
 
   /** `listener.<address_port>.<stat>` tagged with listener_address. */
