@@ -4,28 +4,15 @@
  * monitoringPort}` over IPC, answers `{op: 'usage'}` with `{op: 'usage', cpuSeconds, maxRssBytes, rssBytes}`
  * and stops on `{op: 'exit'}`.
  *
- * Sidecars are served by `generateProxyResources`; while it yields no sidecar listeners and routes yet, the
- * sidecar LDS/RDS builders are added here, so that a VirtualService change reaches sidecars as in Istio.
+ * Proxies are served by `generateProxyResources`, the control plane's own generator, so the benchmark
+ * measures exactly what `skiff pilot` does.
  */
-import { buildSidecarListeners, buildSidecarRouteConfigs, generateProxyResources } from '../xds/index.js';
-import type { Proxy, ProxyResources, PushContext } from '../xds/index.js';
 import { startPilot } from './pilot.js';
 
 interface ChildOptions {
   configDir: string;
   debounceAfterMs?: number;
   pushThrottle?: number;
-}
-
-export function benchGenerator(push: PushContext, proxy: Proxy): ProxyResources {
-  const resources = generateProxyResources(push, proxy);
-  if (proxy.type !== 'sidecar' || resources.listeners.length > 0 || resources.routes.length > 0)
-    return resources;
-  return {
-    ...resources,
-    listeners: buildSidecarListeners(push, proxy),
-    routes: buildSidecarRouteConfigs(push, proxy),
-  };
 }
 
 async function main(): Promise<void> {
@@ -37,7 +24,6 @@ async function main(): Promise<void> {
     monitoringPort: 0,
     debounceAfterMs: options.debounceAfterMs,
     pushThrottle: options.pushThrottle,
-    generator: benchGenerator,
   });
   process.on('message', (msg: { op: string }) => {
     if (msg.op === 'usage') {

@@ -53,8 +53,53 @@ export interface EndpointOptions {
 /** What endpoint computation needs from a registry. */
 export interface EndpointSource {
   workloads(): readonly Workload[];
+  /**
+   * The workloads of `namespace` that a selector may match (a superset, in `workloads()` order), so
+   * selection costs what matches rather than every workload; every workload when absent.
+   */
+  selectorCandidates?(namespace: string, selector: Labels): readonly Workload[];
   readonly clusterId: string;
   readonly trustDomain: string;
+}
+
+/**
+ * Workloads by namespace and by `key=value` label within it, in `workloads` order: a selector's candidates
+ * are the shortest list among its labels'.
+ */
+export class WorkloadIndex {
+  private readonly byNamespace = new Map<string, Workload[]>();
+  private readonly byLabel = new Map<string, Map<string, Workload[]>>();
+
+  constructor(workloads: readonly Workload[]) {
+    for (const w of workloads) {
+      push(this.byNamespace, w.namespace, w);
+      let labels = this.byLabel.get(w.namespace);
+      if (!labels) this.byLabel.set(w.namespace, (labels = new Map()));
+      for (const [k, v] of Object.entries(w.labels)) push(labels, `${k}=${v}`, w);
+    }
+  }
+
+  candidates(namespace: string, selector: Labels): readonly Workload[] {
+    let best = this.byNamespace.get(namespace) ?? [];
+    const labels = this.byLabel.get(namespace);
+    for (const [k, v] of Object.entries(selector)) {
+      const list = labels?.get(`${k}=${v}`) ?? [];
+      if (list.length < best.length) best = list;
+    }
+    return best;
+  }
+}
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+function selected(registry: EndpointSource, namespace: string, selector: Labels): readonly Workload[] {
+  return registry.selectorCandidates
+    ? registry.selectorCandidates(namespace, selector)
+    : registry.workloads();
 }
 
 const CLUSTER_LABEL = 'topology.istio.io/cluster';
@@ -92,7 +137,7 @@ function kubeServiceEndpoints(
   // Kubernetes makes no endpoints for a Service without a selector (an empty one reads as none too).
   const selector = service.selector;
   if (selector && Object.keys(selector).length > 0) {
-    for (const w of registry.workloads()) {
+    for (const w of selected(registry, service.namespace, selector)) {
       if (w.namespace !== service.namespace || !labelsMatch(selector, w.labels)) continue;
       // Istio adds WorkloadEntries only to load-balanced (ClusterIP) Services, not headless ones.
       if (w.kind === 'WorkloadEntry' && service.resolution !== 'ClientSideLB') continue;
@@ -197,7 +242,7 @@ function serviceEntryEndpoints(
 
   // A selector picks Pods and WorkloadEntries of the ServiceEntry's namespace.
   if (hasSelector && service.selector) {
-    for (const w of registry.workloads()) {
+    for (const w of selected(registry, service.namespace, service.selector)) {
       if (w.namespace !== service.namespace || !labelsMatch(service.selector, w.labels)) continue;
       if (!w.synthetic && w.address === undefined) continue;
       const e = fromWorkload(

@@ -5,7 +5,7 @@
 import { KIND } from '../api/index.js';
 import type { ConfigSnapshot } from '../model/index.js';
 import type { Endpoint, EndpointOptions } from './endpoints.js';
-import { endpointsForService } from './endpoints.js';
+import { WorkloadIndex, endpointsForService } from './endpoints.js';
 import { compileLabelSelector } from './selectors.js';
 import type { Service } from './services.js';
 import {
@@ -40,6 +40,8 @@ export interface ServiceRegistry {
   serviceByHost(host: string, fromNamespace?: string): Service | undefined;
   /** Every visible workload (Pods, WorkloadEntries, Deployment stand-ins), sorted by namespace and name. */
   workloads(): readonly Workload[];
+  /** Workloads of `namespace` a label selector may match (a superset, in `workloads()` order). */
+  selectorCandidates(namespace: string, selector: Labels): readonly Workload[];
   /** The endpoints of a service port (by service port number), as EDS would list them. */
   endpoints(service: Service, port: number, options?: EndpointOptions): Endpoint[];
   /** Whether the mesh's discoverySelectors let the registry see a namespace. */
@@ -69,24 +71,43 @@ export function buildRegistry(snapshot: ConfigSnapshot, options: RegistryOptions
       cmp(a.source.metadata.name, b.source.metadata.name),
   );
 
+  // Services by hostname, in `services` order, so host lookups do not scan the whole registry.
+  const byHost = new Map<string, Service[]>();
+  for (const s of services) {
+    const list = byHost.get(s.hostname);
+    if (list) list.push(s);
+    else byHost.set(s.hostname, [s]);
+  }
+
   let workloadCache: Workload[] | undefined;
+  let workloadIndex: WorkloadIndex | undefined;
+  // The registry is immutable, so a service port's endpoints are computed once (per option set).
+  const endpointCache = new WeakMap<Service, Map<string, Endpoint[]>>();
   const registry: ServiceRegistry = {
     clusterId,
     trustDomain,
     domainSuffix,
     services: () => services,
     serviceByHost(host, fromNamespace) {
-      const candidates = services.filter(
+      const candidates = (byHost.get(host) ?? []).filter(
         (s) =>
-          s.hostname === host &&
-          (fromNamespace === undefined ||
-            isServiceVisibleTo(s, fromNamespace, defaultExportTo.length > 0 ? defaultExportTo : undefined)),
+          fromNamespace === undefined ||
+          isServiceVisibleTo(s, fromNamespace, defaultExportTo.length > 0 ? defaultExportTo : undefined),
       );
       return candidates.find((s) => s.namespace === fromNamespace) ?? candidates[0];
     },
     workloads: () => (workloadCache ??= collectWorkloads(snapshot, { trustDomain, isNamespaceVisible })),
-    endpoints: (service, port, endpointOptions) =>
-      endpointsForService(registry, service, port, endpointOptions),
+    selectorCandidates: (namespace, selector) =>
+      (workloadIndex ??= new WorkloadIndex(registry.workloads())).candidates(namespace, selector),
+    endpoints(service, port, endpointOptions = {}) {
+      const key = `${port}|${endpointOptions.includeUnhealthy === true}|${endpointOptions.includeSynthetic === true}`;
+      let perService = endpointCache.get(service);
+      if (!perService) endpointCache.set(service, (perService = new Map()));
+      let list = perService.get(key);
+      if (!list) perService.set(key, (list = endpointsForService(registry, service, port, endpointOptions)));
+      // Callers get their own array; the endpoints themselves are shared and read-only.
+      return [...list];
+    },
     isNamespaceVisible,
   };
   return registry;

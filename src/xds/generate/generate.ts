@@ -1,18 +1,37 @@
 /**
  * Everything one proxy must run, per xDS type: the single entry point the control plane, the offline
  * `proxy-config` simulation and the benchmarks call.
+ *
+ * A sidecar's outbound side (outbound clusters, their ClusterLoadAssignments, the per-port outbound
+ * listeners, `virtualOutbound` and the route configurations they name) depends only on its SidecarScope and
+ * on a few proxy attributes (namespace, IP family, DNS domain, Istio version, some metadata), not on which
+ * pod it is. It is built once per push for each distinct set of those inputs and the same objects are
+ * handed to every sidecar that shares them, so a push costs per distinct configuration, not per proxy (and
+ * the control plane encodes each shared object once). Only the inbound side (inbound clusters,
+ * `virtualInbound`) is built per proxy.
  */
+import { KIND } from '../../api/index.js';
+import { buildInboundClusters, buildInboundPassthroughClusters } from './cluster-inbound.js';
 import { buildClusterLoadAssignments } from './endpoints.js';
 import type { Json } from './clusters.js';
+import { buildOutboundClusters } from './clusters.js';
 import { buildProxyClusters } from './cluster-proxy.js';
 import { generateGrpcResources, isGrpcProxy } from './grpc-generate.js';
-import { buildSidecarListeners } from './listener-sidecar.js';
+import { buildVirtualInboundListener, ipFamilies } from './listener-sidecar-inbound.js';
+import {
+  buildSidecarOutboundListeners,
+  buildVirtualOutboundListener,
+  proxyListenPort,
+} from './listener-sidecar-outbound.js';
 import { buildRouterListeners } from './listeners.js';
 import type { Proxy } from './proxy.js';
 import type { PushContext } from './push-context.js';
+import { memoized } from './push-context.js';
 import { buildSidecarRouteConfigs } from './route-sidecar.js';
 import { buildGatewayRoutes } from './routes.js';
 import { buildSecrets } from './secrets.js';
+import type { SidecarScope } from './sidecar-scope.js';
+import { sidecarScopeFor } from './sidecar-scope.js';
 
 export interface ProxyResources {
   clusters: Json[];
@@ -27,22 +46,188 @@ export interface ProxyResources {
 export function generateProxyResources(push: PushContext, proxy: Proxy): ProxyResources {
   // Proxyless gRPC clients get Istio's gRPC generator shapes (apiListener per host:port).
   if (isGrpcProxy(proxy)) return generateGrpcResources(push, proxy);
+  if (proxy.type === 'sidecar') return generateSidecarResources(push, proxy);
   const { registry, snapshot } = push;
   const clusters = buildProxyClusters(push, proxy);
-  const edsNames = clusters
-    .filter((c) => c['type'] === 'EDS')
-    .map((c) => edsServiceName(c))
-    .filter((n): n is string => n !== undefined);
-  const endpoints = buildClusterLoadAssignments(registry, snapshot, edsNames, proxy.namespace);
-  const listeners =
-    proxy.type === 'router' ? buildRouterListeners(push, proxy) : buildSidecarListeners(push, proxy);
+  const endpoints = buildClusterLoadAssignments(
+    registry,
+    snapshot,
+    edsServiceNames(clusters),
+    proxy.namespace,
+  );
+  const listeners = buildRouterListeners(push, proxy);
   // Route configurations are exactly the ones the listeners fetch over RDS, so the two always agree.
-  const routeNames = rdsRouteNames(listeners);
-  const routes =
-    proxy.type === 'router'
-      ? buildGatewayRoutes(push, proxy, routeNames)
-      : buildSidecarRouteConfigs(push, proxy, routeNames);
+  const routes = buildGatewayRoutes(push, proxy, rdsRouteNames(listeners));
   return { clusters, endpoints, listeners, routes, secrets: buildSecrets(push, proxy) };
+}
+
+/** The outbound half of a sidecar's config, shared by every sidecar with the same outbound inputs. */
+interface SidecarOutbound {
+  /** Outbound clusters, BlackHoleCluster and PassthroughCluster, one per name. */
+  clusters: Json[];
+  clusterNames: ReadonlySet<string>;
+  /** The ClusterLoadAssignments of the EDS clusters among `clusters`. */
+  endpoints: Json[];
+  /** The per-port outbound listeners and `virtualOutbound` (none when `proxyListenPort` is 0). */
+  listeners: Json[];
+  /** The RDS names the listeners fetch, sorted. */
+  routeNames: readonly string[];
+  routes: Json[];
+}
+
+/**
+ * Istio 1.17's sidecar order: clusters are the outbound ones, then inbound and inbound passthrough (one per
+ * name, the first winning); listeners the outbound ones, `virtualOutbound`, then `virtualInbound`; routes
+ * exactly the RDS names of those listeners.
+ */
+function generateSidecarResources(push: PushContext, proxy: Proxy): ProxyResources {
+  const { registry, snapshot } = push;
+  const outbound = memoized(push, `generate-sidecar-outbound|${sidecarOutboundKey(push, proxy)}`, () =>
+    buildSidecarOutbound(push, proxy),
+  );
+
+  const inboundClusters: Json[] = [];
+  const seen = new Set(outbound.clusterNames);
+  for (const c of [...buildInboundClusters(push, proxy), ...buildInboundPassthroughClusters(push, proxy)]) {
+    const name = String(c['name']);
+    if (seen.has(name)) continue;
+    seen.add(name);
+    inboundClusters.push(c);
+  }
+  const inboundEds = edsServiceNames(inboundClusters);
+  const endpoints =
+    inboundEds.length > 0
+      ? [
+          ...outbound.endpoints,
+          ...buildClusterLoadAssignments(registry, snapshot, inboundEds, proxy.namespace),
+        ]
+      : [...outbound.endpoints];
+
+  const listeners = [...outbound.listeners];
+  let routes = outbound.routes;
+  if (proxyListenPort(push) > 0) {
+    const virtualInbound = buildVirtualInboundListener(push, proxy);
+    if (virtualInbound) {
+      listeners.push(virtualInbound);
+      // Inbound listeners carry their routes inline; should one fetch a name over RDS, build the union.
+      const known = new Set(outbound.routeNames);
+      const extra = rdsRouteNames([virtualInbound]).filter((n) => !known.has(n));
+      if (extra.length > 0) routes = buildSidecarRouteConfigs(push, proxy, rdsRouteNames(listeners));
+    }
+  }
+  return {
+    clusters: [...outbound.clusters, ...inboundClusters],
+    endpoints,
+    listeners,
+    routes: [...routes],
+    secrets: buildSecrets(push, proxy),
+  };
+}
+
+function buildSidecarOutbound(push: PushContext, proxy: Proxy): SidecarOutbound {
+  const { registry, snapshot } = push;
+  const scope = sidecarScopeFor(push, proxy);
+  const clusters: Json[] = [];
+  const clusterNames = new Set<string>();
+  for (const c of buildOutboundClusters(registry, snapshot, proxy, scope.services)) {
+    const name = String(c['name']);
+    if (clusterNames.has(name)) continue;
+    clusterNames.add(name);
+    clusters.push(c);
+  }
+  const endpoints = buildClusterLoadAssignments(
+    registry,
+    snapshot,
+    edsServiceNames(clusters),
+    proxy.namespace,
+  );
+  const listeners: Json[] = [];
+  if (proxyListenPort(push) > 0) {
+    listeners.push(...buildSidecarOutboundListeners(push, proxy));
+    const virtualOutbound = buildVirtualOutboundListener(push, proxy);
+    if (virtualOutbound) listeners.push(virtualOutbound);
+  }
+  const routeNames = rdsRouteNames(listeners);
+  const routes = buildSidecarRouteConfigs(push, proxy, routeNames);
+  return { clusters, clusterNames, endpoints, listeners, routeNames, routes };
+}
+
+/**
+ * Node metadata the outbound generators read (listener-filters, listener-sidecar-*, route-translate). A
+ * generator that starts reading another key on the outbound side must add it here, or sidecars that
+ * differ in it would share one configuration.
+ */
+export const OUTBOUND_METADATA_KEYS: readonly string[] = [
+  'GENERATOR',
+  'HTTP10',
+  'IDLE_TIMEOUT',
+  'INTERCEPTION_MODE',
+  'MESH_ID',
+  'PROXY_CONFIG',
+];
+
+/** Labels the outbound side reads whatever the config (tracing tags). */
+const OUTBOUND_LABELS = ['service.istio.io/canonical-name', 'service.istio.io/canonical-revision'];
+
+/**
+ * Everything a sidecar's outbound config depends on besides the push: the SidecarScope (namespace and the
+ * Sidecar resource that applies), IP families, DNS domain, Istio version and the metadata above; its own IP
+ * only when the scope has headless services (their per-endpoint listeners and routes skip it); its labels
+ * only when some VirtualService matches on `sourceLabels`.
+ */
+export function sidecarOutboundKey(push: PushContext, proxy: Proxy): string {
+  const scope = sidecarScopeFor(push, proxy);
+  const sidecar = scope.sidecar
+    ? `${scope.sidecar.metadata.namespace ?? ''}/${scope.sidecar.metadata.name}`
+    : '';
+  const { ipv4, ipv6 } = ipFamilies(proxy);
+  const ownIp = hasHeadlessServices(scope) ? (proxy.ipAddresses[0] ?? '') : '';
+  const labels = usesSourceLabels(push)
+    ? Object.keys(proxy.labels)
+        .sort()
+        .map((k) => [k, proxy.labels[k]])
+    : OUTBOUND_LABELS.map((k) => proxy.labels[k] ?? null);
+  const metadata = OUTBOUND_METADATA_KEYS.map((k) => proxy.metadata[k] ?? null);
+  return JSON.stringify([
+    proxy.namespace,
+    sidecar,
+    ipv4,
+    ipv6,
+    ownIp,
+    proxy.dnsDomain,
+    proxy.istioVersion,
+    labels,
+    metadata,
+  ]);
+}
+
+const headlessByScope = new WeakMap<SidecarScope, boolean>();
+
+function hasHeadlessServices(scope: SidecarScope): boolean {
+  let v = headlessByScope.get(scope);
+  if (v === undefined) {
+    v = scope.services.some((s) => s.resolution === 'Passthrough');
+    headlessByScope.set(scope, v);
+  }
+  return v;
+}
+
+/** Whether any VirtualService (or delegate) matches on the client's labels, once per push. */
+function usesSourceLabels(push: PushContext): boolean {
+  return memoized(push, 'generate-uses-source-labels', () =>
+    push.snapshot.list(KIND.VirtualService).some((vs) => JSON.stringify(vs.object).includes('sourceLabels')),
+  );
+}
+
+/** The EDS service names of the EDS clusters, in cluster order. */
+function edsServiceNames(clusters: readonly Json[]): string[] {
+  const names: string[] = [];
+  for (const c of clusters) {
+    if (c['type'] !== 'EDS') continue;
+    const name = edsServiceName(c);
+    if (name !== undefined) names.push(name);
+  }
+  return names;
 }
 
 function edsServiceName(cluster: Json): string | undefined {

@@ -23,14 +23,18 @@ export function contentHash(text: string): string {
 }
 
 interface Entry {
+  key: string;
   resource: EncodedResource;
   generation: number;
 }
 
 export class ResourceCache {
   private readonly entries = new Map<string, Entry>();
-  /** Generators may hand out the same object to many proxies; skip hashing it again. */
-  private byObject = new WeakMap<object, EncodedResource>();
+  /**
+   * Generators hand out the same object to every proxy that shares it: such an object is serialized and
+   * hashed once, and later proxies find its entry here without touching its content.
+   */
+  private byObject = new WeakMap<object, Entry>();
   private generation = 0;
   hits = 0;
   misses = 0;
@@ -38,10 +42,14 @@ export class ResourceCache {
   /** Encodes (or finds) a proto3-JSON resource. Throws when the resource does not fit its type. */
   encode(typeUrl: string, json: object): EncodedResource {
     const known = this.byObject.get(json);
-    if (known && known.typeUrl === typeUrl) {
-      this.touch(known);
+    if (known && known.resource.typeUrl === typeUrl) {
+      if (known.generation !== this.generation) {
+        known.generation = this.generation;
+        // Back in use after nextGeneration dropped it: keep serving it by content too.
+        this.entries.set(known.key, known);
+      }
       this.hits++;
-      return known;
+      return known.resource;
     }
     const name = resourceName(typeUrl, json);
     const hash = contentHash(JSON.stringify(json));
@@ -49,7 +57,7 @@ export class ResourceCache {
     const entry = this.entries.get(key);
     if (entry) {
       entry.generation = this.generation;
-      this.byObject.set(json, entry.resource);
+      this.byObject.set(json, entry);
       this.hits++;
       return entry.resource;
     }
@@ -62,8 +70,9 @@ export class ResourceCache {
       anyBytes: encodeAnyMessage(typeUrl, any.value),
       size: any.value.length,
     };
-    this.entries.set(key, { resource, generation: this.generation });
-    this.byObject.set(json, resource);
+    const created: Entry = { key, resource, generation: this.generation };
+    this.entries.set(key, created);
+    this.byObject.set(json, created);
     return resource;
   }
 
@@ -91,10 +100,5 @@ export class ResourceCache {
       (out[resource.typeUrl] ??= []).push(`${resource.name}/${resource.hash}`);
     }
     return out;
-  }
-
-  private touch(resource: EncodedResource): void {
-    const entry = this.entries.get(`${resource.typeUrl}\u0000${resource.name}\u0000${resource.hash}`);
-    if (entry) entry.generation = this.generation;
   }
 }

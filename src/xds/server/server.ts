@@ -27,6 +27,7 @@ import { XdsMetrics } from './metrics.js';
 import { PushQueue } from './push-queue.js';
 import { parseConfigKey, proxyNeedsPush, triggerReason } from './push-scope.js';
 import { ResourceCache, resourceName } from './resource-cache.js';
+import { SendBudget } from './send-budget.js';
 import {
   XDS_TYPE,
   byteCount,
@@ -77,6 +78,8 @@ export interface AdsServerOptions {
   pushThrottle?: number;
   /** A send not completed in this time closes the stream (PILOT_XDS_SEND_TIMEOUT, 5 s in Istio 1.17). */
   sendTimeoutMs?: number;
+  /** Bytes of encoded responses waiting to be written, across connections, before encoding waits (64 MiB). */
+  sendBudgetBytes?: number;
   logger?: Logger;
   metrics?: XdsMetrics;
   /** The control plane's pod name, reported in responses' control_plane identifier. */
@@ -181,6 +184,7 @@ export class AdsServer {
   private readonly generator: ProxyGenerator;
   private readonly buildPush: (snapshot: ConfigSnapshot, version: string) => PushContext;
   private readonly sendTimeoutMs: number;
+  private readonly sendBudget: SendBudget;
   private readonly grpcServer = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   private readonly conns = new Map<string, Connection>();
   private readonly clientsByVersion = new Map<string, number>();
@@ -204,6 +208,7 @@ export class AdsServer {
     this.generator = options.generator ?? generateProxyResources;
     this.buildPush = options.buildPush ?? ((snapshot, version) => buildPushContext(snapshot, { version }));
     this.sendTimeoutMs = options.sendTimeoutMs ?? 5000;
+    this.sendBudget = new SendBudget(options.sendBudgetBytes ?? 64 * 1024 * 1024);
     this.podId = options.podName || 'skiff-pilot';
     this.controlPlane = JSON.stringify({ Component: 'istiod', ID: this.podId });
     this.queue = new PushQueue(options.pushThrottle ?? 100, mergePush, (con, req) => this.dequeued(con, req));
@@ -241,6 +246,7 @@ export class AdsServer {
     this.closed = true;
     this.debouncer.close();
     this.queue.close();
+    this.sendBudget.drain();
     for (const con of [...this.conns.values()]) {
       this.closeConnection(con, { code: grpcStatus.UNAVAILABLE, details: 'server shutting down' });
     }
@@ -387,6 +393,9 @@ export class AdsServer {
     this.metrics.pushContextInitTime.observe((performance.now() - t0) / 1000);
     const previous = this.currentPush;
     this.currentPush = push;
+    // Generated config of the previous push is never read again; dropping it now lets that push (and
+    // the resources its generation shared between proxies) be collected once its queue drains.
+    for (const con of this.conns.values()) con.generated = undefined;
     this.cache.nextGeneration();
     this.synthesized.clear();
     const services = push.registry.services().length;
@@ -701,15 +710,21 @@ export class AdsServer {
     isRequest: boolean,
     t0: number,
   ): Promise<void> {
-    const nonce = randomUUID();
-    const bytes = encodeSotwResponse({
-      versionInfo: version,
-      typeUrl: w.typeUrl,
-      nonce,
-      resources,
-      controlPlane: this.controlPlane,
-    });
-    await this.send(con, w, bytes, nonce, version, resources, [], isRequest, t0);
+    const budget = encodedBytes(resources);
+    await this.sendBudget.acquire(budget);
+    try {
+      const nonce = randomUUID();
+      const bytes = encodeSotwResponse({
+        versionInfo: version,
+        typeUrl: w.typeUrl,
+        nonce,
+        resources,
+        controlPlane: this.controlPlane,
+      });
+      await this.send(con, w, bytes, nonce, version, resources, [], isRequest, t0);
+    } finally {
+      this.sendBudget.release(budget);
+    }
     if (isWildcardType(w.typeUrl)) w.sent.clear();
     for (const r of resources) w.sent.set(r.name, r.hash);
   }
@@ -797,16 +812,22 @@ export class AdsServer {
     isRequest: boolean,
     t0: number,
   ): Promise<void> {
-    const nonce = randomUUID();
-    const bytes = encodeDeltaResponse({
-      systemVersionInfo: version,
-      typeUrl: w.typeUrl,
-      nonce,
-      resources,
-      removed,
-      controlPlane: this.controlPlane,
-    });
-    await this.send(con, w, bytes, nonce, version, resources, removed, isRequest, t0);
+    const budget = encodedBytes(resources);
+    await this.sendBudget.acquire(budget);
+    try {
+      const nonce = randomUUID();
+      const bytes = encodeDeltaResponse({
+        systemVersionInfo: version,
+        typeUrl: w.typeUrl,
+        nonce,
+        resources,
+        removed,
+        controlPlane: this.controlPlane,
+      });
+      await this.send(con, w, bytes, nonce, version, resources, removed, isRequest, t0);
+    } finally {
+      this.sendBudget.release(budget);
+    }
     for (const r of resources) w.sent.set(r.name, r.hash);
     for (const name of removed) w.sent.delete(name);
   }
@@ -910,7 +931,8 @@ export class AdsServer {
       this.log.error('ads', `XDS: generation failed for node:${con.proxy.name}: ${errorText(err)}`);
       throw new GenerationError(errorText(err));
     }
-    con.generated = { push, resources };
+    // Kept only for the current push, for the other types of this push and the requests that follow it.
+    if (push === this.currentPush) con.generated = { push, resources };
     return resources;
   }
 
@@ -1006,6 +1028,13 @@ function debugProxy(node: RequestNode): Proxy {
 function setSotwNames(w: WatchState, names: readonly string[]): void {
   w.wildcard = isWildcardType(w.typeUrl) && (names.length === 0 || names.includes('*'));
   w.names = new Set(names.filter((n) => n !== '*'));
+}
+
+/** About what a response of these resources takes once encoded. */
+function encodedBytes(resources: readonly EncodedResource[]): number {
+  let n = 256;
+  for (const r of resources) n += r.anyBytes.length + r.name.length + 32;
+  return n;
 }
 
 function sameContent(sent: Map<string, string>, resources: readonly EncodedResource[]): boolean {
