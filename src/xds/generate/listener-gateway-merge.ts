@@ -112,7 +112,8 @@ export function gatewayRdsRouteName(s: Omit<GatewayServer, 'routeName'>, resolve
   return '';
 }
 
-function sanitizeHosts(hosts: string[], namespace: string): string[] {
+/** Gateway server hosts as Istio sanitizes them: a `.` namespace becomes the gateway's, a `*` namespace is dropped. */
+export function sanitizeHosts(hosts: string[], namespace: string): string[] {
   const out: string[] = [];
   for (const h of hosts) {
     const slash = h.indexOf('/');

@@ -27,6 +27,7 @@ import {
 import type { Json } from './clusters.js';
 import type { GatewayProxyInfo } from './listeners.js';
 import { targetPortFor } from './listeners.js';
+import { sanitizeHosts } from './listener-gateway-merge.js';
 import type { PushContext } from './push-context.js';
 import { gatewayApiGateways } from './route-gateway-api.js';
 import { hashPolicyForDestination, serviceForHost, servicesByHostname } from './route-hash.js';
@@ -114,25 +115,6 @@ function isPassthrough(tls: Record<string, unknown> | undefined): boolean {
 function isHttpServer(protocol: string, tls: Record<string, unknown> | undefined): boolean {
   const p = parseProtocol(protocol);
   return isHTTPProtocol(p) || (p === PROTOCOL.HTTPS && tls !== undefined && !isPassthrough(tls));
-}
-
-function sanitizeHosts(hosts: string[], namespace: string): string[] {
-  const out: string[] = [];
-  for (const h of hosts) {
-    const slash = h.indexOf('/');
-    if (slash < 0) {
-      out.push(h);
-      continue;
-    }
-    const ns = h.slice(0, slash);
-    const name = h.slice(slash + 1);
-    if (ns === '.') out.push(`${namespace}/${name}`);
-    else if (ns === '*') {
-      if (name === '*') return ['*'];
-      out.push(name);
-    } else out.push(h);
-  }
-  return out;
 }
 
 /** gatewayRDSRouteName: '' for servers without routes (TCP, TLS, passthrough). */
