@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import { formatLoadError, goMultiErrorText, loadPaths } from '../api/index.js';
-import type { LoadError } from '../api/index.js';
+import type { LoadError, Resource } from '../api/index.js';
 import {
   ALL_ANALYZERS,
   MESSAGE_TYPES_BY_CODE,
@@ -30,6 +30,8 @@ export interface AnalyzeFlags {
   istioNamespace?: string;
   allNamespaces?: boolean;
   useKube?: boolean;
+  /** The live mesh's REST API (skiff addition); else `$SKIFF_SERVER`, else the lab running here. */
+  server?: string;
   output?: string;
   failureThreshold?: string;
   outputThreshold?: string;
@@ -60,10 +62,11 @@ export async function analyzeCommand(paths: string[], flags: AnalyzeFlags, io: C
     io.stdout(listAnalyzers());
     return EXIT.ok;
   }
-  if (paths.length === 0) {
-    // No live mesh is reachable from analyze yet, so only files can be analyzed.
+  // As istioctl analyzes the cluster with files overlaid, skiff analyzes the running lab (or --server).
+  const live = flags.useKube === false ? undefined : await liveMesh(flags, io);
+  if (paths.length === 0 && live === undefined) {
     throw new CliError(
-      'nothing to analyze: give files, directories or - (analyzing a running mesh is not available yet)',
+      'nothing to analyze: give files, directories or -, or start the mesh with `skiff up` to analyze it',
       EXIT.unknown,
     );
   }
@@ -71,7 +74,7 @@ export async function analyzeCommand(paths: string[], flags: AnalyzeFlags, io: C
   const selectedNamespace = flags.allNamespaces ? '' : (flags.namespace ?? 'default');
   const target = flags.allNamespaces ? 'all namespaces' : `namespace: ${selectedNamespace}`;
   const suppressions = parseSuppressions(flags.suppress ?? [], io);
-  const mesh = await loadMeshConfig(flags.meshConfigFile);
+  const mesh = flags.meshConfigFile || !live ? await loadMeshConfig(flags.meshConfigFile) : live.mesh;
 
   if (paths.includes('-') && io.stdinIsTTY && format === 'log') io.stdout('Reading from stdin:\n');
   const loaded = await loadPaths(paths, {
@@ -87,8 +90,9 @@ export async function analyzeCommand(paths: string[], flags: AnalyzeFlags, io: C
   const failedFiles = new Set(parseErrors.map((e) => e.file)).size;
 
   // The defaults come first so that the user's own objects of the same name replace them.
-  const defaults = offlineDefaultResources(mesh, flags.istioNamespace ?? 'istio-system');
-  const snapshot = new ConfigSnapshot([...defaults, ...loaded.resources], mesh);
+  // Offline, istioctl stands in an ingress gateway; a live mesh has its own. Files overlay live objects.
+  const base = live ? live.resources : offlineDefaultResources(mesh, flags.istioNamespace ?? 'istio-system');
+  const snapshot = new ConfigSnapshot([...base, ...loaded.resources], mesh);
   const result = runAnalysis(snapshot, {
     analyzers: flags.analyzer,
     suppressions,
@@ -232,4 +236,20 @@ function goJsonIndent(value: unknown): string {
     /[<>&\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
+}
+
+/** The running mesh's objects and mesh config, or undefined when none is reachable. */
+async function liveMesh(
+  flags: AnalyzeFlags,
+  io: CommandIO,
+): Promise<{ resources: readonly Resource[]; mesh: MeshConfig } | undefined> {
+  const { fetchSnapshot, resolveServer } = await import('./kubectl-client.js');
+  let server: string;
+  try {
+    server = await resolveServer({ server: flags.server }, io);
+  } catch {
+    return undefined;
+  }
+  const snapshot = await fetchSnapshot(server, flags.istioNamespace ?? 'istio-system');
+  return { resources: snapshot.resources, mesh: snapshot.mesh };
 }

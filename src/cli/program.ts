@@ -73,6 +73,7 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
     .option('-A, --all-namespaces', 'analyze all namespaces')
     .option('-k, --use-kube', 'use the live mesh as well as files (default true)')
     .option('--no-use-kube', 'analyze files only')
+    .option('--server <url>', "the live mesh's REST API (default: the lab running from this directory)")
     .option('-o, --output <format>', 'output format: log, json or yaml', 'log')
     .option('--failure-threshold <level>', 'lowest level that fails the run: Info, Warning, Error', 'Error')
     .option('--output-threshold <level>', 'lowest level printed: Info, Warning, Error', 'Info')
