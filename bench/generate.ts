@@ -20,7 +20,6 @@ import {
   generateProxyResources,
   isGatewayWorkload,
   proxyForWorkload,
-  registerGeneratorProtos,
 } from '../src/xds/index.js';
 import { median } from './analyze.js';
 
@@ -400,7 +399,6 @@ export function generationReport(results: readonly MeshResult[]): string[] {
 /** Runs the generation benchmark and returns its report. */
 export function runGenerationBench(reps = 9): string[] {
   // The HTTP filter, listener and bootstrap types, so that no Any is packed empty.
-  registerGeneratorProtos();
   const results = GENERATION_SIZES.map((n) => measureMesh(n, reps));
   return generationReport(results);
 }

@@ -4,16 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseMeshConfig } from '../src/model/index.js';
 import type { Json, Proxy } from '../src/xds/index.js';
-import {
-  buildBootstrap,
-  effectiveProxyConfig,
-  proxyFromNode,
-  registerGeneratorProtos,
-  roundTrip,
-} from '../src/xds/index.js';
+import { buildBootstrap, effectiveProxyConfig, proxyFromNode, roundTrip } from '../src/xds/index.js';
 import { runSkiff, tempDir } from './helpers.js';
-
-registerGeneratorProtos();
 
 const TYPE_BOOTSTRAP = 'type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap';
 

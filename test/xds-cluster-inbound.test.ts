@@ -11,13 +11,10 @@ import {
   buildProxyClusters,
   proxyForWorkload,
   proxyFromNode,
-  registerGeneratorProtos,
   roundTrip,
   TYPE,
 } from '../src/xds/index.js';
 import { ROOT } from './helpers.js';
-
-registerGeneratorProtos();
 
 async function labPush(extra = ''): Promise<PushContext> {
   const loaded = await loadPaths(['base', 'routing'].map((d) => join(ROOT, 'examples', 'lab', d)));

@@ -15,7 +15,6 @@ import {
   generateProxyResources,
   lookupMessageType,
   proxyForWorkload,
-  registerGeneratorProtos,
   snakeFieldName,
   toEnvoyAdminJson,
 } from '../src/xds/index.js';
@@ -261,7 +260,6 @@ test('map keys are names, not fields: typedPerFilterConfig, typedFilterMetadata,
 });
 
 test('snakeFieldName inverts the JSON name of every field of the Envoy protos', () => {
-  registerGeneratorProtos();
   const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
   const wrong: string[] = [];
   let checked = 0;
@@ -311,7 +309,6 @@ function unknownFields(type: protobuf.Type, json: unknown, path: string, out: st
 }
 
 test('snake_case resources use only proto field names (checked against the Envoy protos)', () => {
-  registerGeneratorProtos();
   const sidecar = sleepProxy().resources;
   const gateway = proxyNamed('ingress-0', 'router').resources;
   assert.ok(gateway.routes.length > 0 && gateway.listeners.length > 0);
@@ -349,7 +346,6 @@ test('snake_case resources use only proto field names (checked against the Envoy
 });
 
 test('a generated bootstrap in snake_case: only Bootstrap fields, node metadata kept as data', () => {
-  registerGeneratorProtos();
   const { proxy } = sleepProxy();
   const snake = toEnvoyAdminJson(buildBootstrap(proxy)) as Json;
   const type = lookupMessageType('type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap');

@@ -10,13 +10,10 @@ import {
   buildRouterListeners,
   mergeGateways,
   proxyForWorkload,
-  registerGeneratorProtos,
   roundTrip,
   TYPE,
 } from '../src/xds/index.js';
 import { ROOT } from './helpers.js';
-
-registerGeneratorProtos();
 
 let lab: Resource[] | undefined;
 async function labResources(): Promise<Resource[]> {

@@ -10,13 +10,10 @@ import {
   buildSecrets,
   gatewayCredentialNames,
   proxyForWorkload,
-  registerGeneratorProtos,
   roundTrip,
   TYPE,
 } from '../src/xds/index.js';
 import { ROOT } from './helpers.js';
-
-registerGeneratorProtos();
 
 // A self-signed P-256 certificate (CN=catalog.istioinaction.io, valid until 2126) and its key.
 const CERT = `-----BEGIN CERTIFICATE-----

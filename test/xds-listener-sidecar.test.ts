@@ -12,13 +12,10 @@ import {
   buildSidecarListeners,
   proxyForWorkload,
   proxyFromNode,
-  registerGeneratorProtos,
   roundTrip,
   TYPE,
 } from '../src/xds/index.js';
 import { ROOT, runSkiff, tempDir } from './helpers.js';
-
-registerGeneratorProtos();
 
 async function labPush(): Promise<PushContext> {
   const loaded = await loadPaths(['base', 'routing'].map((d) => join(ROOT, 'examples', 'lab', d)));

@@ -6,14 +6,7 @@ import type { Resource } from '../src/api/index.js';
 import { loadPaths, parseManifests } from '../src/api/index.js';
 import { ConfigSnapshot } from '../src/model/index.js';
 import type { GatewayProxyInfo, Json } from '../src/xds/index.js';
-import {
-  buildGatewayListeners,
-  decodeAny,
-  encodeAny,
-  registerGeneratorProtos,
-  roundTrip,
-  TYPE,
-} from '../src/xds/index.js';
+import { buildGatewayListeners, decodeAny, encodeAny, roundTrip, TYPE } from '../src/xds/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const INGRESS: GatewayProxyInfo = {
@@ -77,7 +70,6 @@ test('the lab ingress gateway gets 0.0.0.0_8080 (server port 80 → targetPort 8
 });
 
 test('the listener and the HCM in its typedConfig round-trip through the Envoy protos', async () => {
-  registerGeneratorProtos();
   const [l] = listeners(await labResources());
   assert.ok(l);
   const { lost, json } = roundTrip(TYPE.Listener, l);

@@ -16,11 +16,11 @@ import {
   runAnalysis,
 } from '../analyze/index.js';
 import type { Level, Message, Suppression } from '../analyze/index.js';
-import { ConfigSnapshot, defaultMeshConfig, parseMeshConfig } from '../model/index.js';
+import { ConfigSnapshot } from '../model/index.js';
 import type { MeshConfig } from '../model/index.js';
-import { readFile } from 'node:fs/promises';
 import { CliError, EXIT, usageError } from './errors.js';
 import type { CommandIO } from './io.js';
+import { loadMeshConfigFile } from './mesh-config-file.js';
 
 export const ISTIO_MINOR = '1.17';
 export const ANALYSIS_DOCS_URL = `https://istio.io/v${ISTIO_MINOR}/docs/reference/config/analysis`;
@@ -74,7 +74,7 @@ export async function analyzeCommand(paths: string[], flags: AnalyzeFlags, io: C
   const selectedNamespace = flags.allNamespaces ? '' : (flags.namespace ?? 'default');
   const target = flags.allNamespaces ? 'all namespaces' : `namespace: ${selectedNamespace}`;
   const suppressions = parseSuppressions(flags.suppress ?? [], io);
-  const mesh = flags.meshConfigFile || !live ? await loadMeshConfig(flags.meshConfigFile) : live.mesh;
+  const mesh = flags.meshConfigFile || !live ? await loadMeshConfigFile(flags.meshConfigFile) : live.mesh;
 
   if (paths.includes('-') && io.stdinIsTTY && format === 'log') io.stdout('Reading from stdin:\n');
   const loaded = await loadPaths(paths, {
@@ -160,21 +160,6 @@ function parseSuppressions(values: string[], io: CommandIO): Suppression[] {
     }
     return s;
   });
-}
-
-async function loadMeshConfig(file: string | undefined): Promise<MeshConfig> {
-  if (!file) return defaultMeshConfig();
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new CliError(`failed to read mesh config file ${file}: ${(err as Error).message}`, EXIT.unknown);
-  }
-  try {
-    return parseMeshConfig(text);
-  } catch (err) {
-    throw new CliError(`invalid mesh config file ${file}: ${(err as Error).message}`, EXIT.unknown);
-  }
 }
 
 /** istioctl's `Error(s) adding files: ` lead and multierror layout, with one `file:line: reason` per bad document. */

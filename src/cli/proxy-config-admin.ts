@@ -83,7 +83,7 @@ function failure(address: AdminAddress, detail: string): Error {
 }
 
 /** Go's `net.Dial` wording for the usual failures, so scripts matching istioctl's text keep working. */
-function describeNetError(address: AdminAddress, err: Error): string {
+export function describeNetError(address: AdminAddress, err: Error): string {
   const code = (err as NodeJS.ErrnoException).code;
   const dial = `dial tcp ${address.authority}`;
   switch (code) {

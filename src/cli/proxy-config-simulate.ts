@@ -3,9 +3,8 @@
  * pushed it the config in a set of manifests. Loads the manifests as `skiff analyze` does, builds the
  * push context, finds the workload, generates its resources and wraps them in a config dump.
  */
-import { readFile } from 'node:fs/promises';
 import { formatLoadError, goMultiErrorText, loadPaths } from '../api/index.js';
-import { ConfigSnapshot, defaultMeshConfig, parseMeshConfig } from '../model/index.js';
+import { ConfigSnapshot } from '../model/index.js';
 import type { MeshConfig } from '../model/index.js';
 import { parse as parseYaml } from 'yaml';
 import type { Workload } from '../registry/index.js';
@@ -13,6 +12,7 @@ import type { BootstrapOptions, Proxy } from '../xds/index.js';
 import { dumpError } from './configdump-common.js';
 import type { JsonObject } from './configdump-common.js';
 import type { CommandIO } from './io.js';
+import { loadMeshConfigFile } from './mesh-config-file.js';
 import { parseTargetRef, resolveTarget } from './proxy-config-target.js';
 
 export interface SimulateOptions {
@@ -35,7 +35,7 @@ export async function simulateConfigDump(
   io: CommandIO,
 ): Promise<Simulation> {
   const ref = parseTargetRef(target, opts.namespace);
-  const mesh = await loadMeshConfig(opts.meshConfigFile);
+  const mesh = await loadMeshConfigFile(opts.meshConfigFile);
   const loaded = await loadPaths(opts.manifests, {
     defaultNamespace: opts.namespace,
     readStdin: io.readStdin,
@@ -70,21 +70,6 @@ export async function simulateConfigDump(
     includeEds: true,
   });
   return { proxy, dump };
-}
-
-async function loadMeshConfig(file: string | undefined): Promise<MeshConfig> {
-  if (!file) return defaultMeshConfig();
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw dumpError(`failed to read mesh config file ${file}: ${(err as Error).message}`);
-  }
-  try {
-    return parseMeshConfig(text);
-  } catch (err) {
-    throw dumpError(`invalid mesh config file ${file}: ${(err as Error).message}`);
-  }
 }
 
 /**

@@ -19,6 +19,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
+import { describeNetError } from './proxy-config-admin.js';
 import { labAdminAddress, labPilotDebugAddress } from './proxy-config-lab.js';
 import { ConfigDumpError, compareConfigDumps, parseConfigDump } from './proxy-status-diff.js';
 import { tabulate } from './tabwriter.js';
@@ -63,26 +64,6 @@ function parseAddress(text: string, flag: string): Address {
   return { host, port, authority: `${host.includes(':') ? `[${host}]` : host}:${port}` };
 }
 
-/** Go's net.Dial wording for the usual failures. */
-function netError(address: Address, err: Error): string {
-  const dial = `dial tcp ${address.authority}`;
-  switch ((err as NodeJS.ErrnoException).code) {
-    case 'ECONNREFUSED':
-      return `${dial}: connect: connection refused`;
-    case 'EHOSTUNREACH':
-      return `${dial}: connect: no route to host`;
-    case 'ENETUNREACH':
-      return `${dial}: connect: network is unreachable`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `dial tcp: lookup ${address.host}: no such host`;
-    case 'ECONNRESET':
-      return 'connection reset by peer';
-    default:
-      return err.message;
-  }
-}
-
 function httpGet(address: Address, path: string, what: string): Promise<HttpReply> {
   const url = `http://${address.authority}${path}`;
   return new Promise((resolve, reject) => {
@@ -102,7 +83,7 @@ function httpGet(address: Address, path: string, what: string): Promise<HttpRepl
     req.on('error', (err) =>
       reject(
         new CliError(
-          `${what} at ${address.authority}: Get "${url}": ${netError(address, err)}`,
+          `${what} at ${address.authority}: Get "${url}": ${describeNetError(address, err)}`,
           EXIT.unknown,
         ),
       ),

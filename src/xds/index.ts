@@ -52,7 +52,6 @@ export * from './generate/route-translate.js';
 export * from './generate/route-hash.js';
 export * from './generate/route-sidecar.js';
 export * from './generate/routes.js';
-export { registerGeneratorProtos } from './generate/listener-protos.js';
 export { buildSidecarListeners } from './generate/listener-sidecar.js';
 export {
   buildSidecarOutboundListeners,

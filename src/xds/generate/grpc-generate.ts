@@ -20,7 +20,6 @@ import { buildClusterLoadAssignments, parseClusterName } from './endpoints.js';
 import type { ProxyResources } from './generate.js';
 import { buildGrpcClusters } from './grpc-clusters.js';
 import { buildGrpcListeners } from './grpc-listeners.js';
-import { registerGeneratorProtos } from './listener-protos.js';
 import type { Proxy } from './proxy.js';
 import type { PushContext } from './push-context.js';
 import { buildSidecarRouteConfigs } from './route-sidecar.js';
@@ -89,7 +88,6 @@ export function generateGrpcResources(
   requested: GrpcRequestedNames = {},
 ): ProxyResources {
   // The fault and router filter types must be in the shared Root for their Anys to encode.
-  registerGeneratorProtos();
   const { registry, snapshot } = push;
   const scope = sidecarScopeFor(push, proxy);
   const byHost = new Map<string, Service>(scope.services.map((s) => [s.hostname, s]));

@@ -26,3 +26,4 @@ export {
 export { CLIENT_CONFIG_TYPE, DEBUG_SYNCZ_TYPE } from './debug-types.js';
 export { parseConfigKey, proxyNeedsPush, resolveChanges, triggerReason } from './push-scope.js';
 export type { ParsedConfigKey, ScopedRequest } from './push-scope.js';
+export { SendBudget } from './send-budget.js';
