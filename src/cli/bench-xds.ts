@@ -267,8 +267,8 @@ function intFlag(name: string, value: string): number {
   }
 }
 
-export function registerBenchXds(program: Command, io: CommandIO, setExit: (code: number) => void): void {
-  const bench = program.command('bench').description('Benchmarks of skiff components');
+/** `skiff bench xds`, added to the `bench` group. */
+export function registerBenchXds(bench: Command, io: CommandIO, setExit: (code: number) => void): void {
   bench
     .command('xds')
     .description('Load-test the control plane with simulated proxies')

@@ -110,8 +110,11 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
   registerApply(program, io, setExit);
   registerProxyProcess(program, io, setExit);
   registerProxyStatus(program, io, setExit);
-  registerBenchXds(program, io, setExit);
-  registerExperimental(program, io, setExit);
+  // Command groups other modules add subcommands to: one line per subcommand below each.
+  const bench = program.command('bench').description('Benchmarks of skiff components');
+  registerBenchXds(bench, io, setExit);
+  const experimental = registerExperimental(program, io, setExit);
+  void experimental;
   registerGet(program, io, setExit);
   registerModify(program, io, setExit);
   registerLogs(program, io, setExit);
