@@ -125,7 +125,7 @@ describe('istiod debug endpoints: push_status, authorizationz, endpointz, connec
               annotations: { owner: 'team-a' },
               spec: {
                 selector: { matchLabels: { app: 'catalog' } },
-                action: 'ALLOW',
+                // ALLOW is the enum's zero value, which Istio's JSON marshaller leaves out.
                 rules: [{ to: [{ operation: { methods: ['GET'] } }] }],
               },
             },

@@ -5,3 +5,4 @@ export { TabWriter, tabulate, TABWRITER_FLAGS } from './tabwriter.js';
 export type { TabWriterOptions } from './tabwriter.js';
 export { goSortSlice } from './configdump-gosort.js';
 export * from './bench-xds.js';
+export { authzCheckTable, registerAuthz } from './authz-check.js';

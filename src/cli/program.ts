@@ -10,6 +10,7 @@ import { registerProxyProcess } from './proxy-process.js';
 import { registerApply, registerDown, registerStatus, registerUp } from './up.js';
 import { registerProxyStatus } from './proxy-status.js';
 import { registerExperimental } from './describe.js';
+import { registerAuthz } from './authz-check.js';
 import { registerGet } from './kubectl-get.js';
 import { registerModify } from './kubectl-modify.js';
 import { registerLogs } from './kubectl-logs.js';
@@ -115,6 +116,7 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
   registerBenchXds(bench, io, setExit);
   const experimental = registerExperimental(program, io, setExit);
   void experimental;
+  registerAuthz(experimental, io, setExit);
   registerGet(program, io, setExit);
   registerModify(program, io, setExit);
   registerLogs(program, io, setExit);

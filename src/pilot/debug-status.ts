@@ -113,31 +113,118 @@ export function pushStatusJson(status: PushStatus): string {
   return JSON.stringify(sorted(status), null, 4);
 }
 
+/** sortConfigByCreationTime: oldest first, then `<name>.<namespace>`. */
 function byCreation(a: Resource, b: Resource): number {
   const ta = String(a.metadata.creationTimestamp ?? '');
   const tb = String(b.metadata.creationTimestamp ?? '');
   if (ta !== tb) return ta < tb ? -1 : 1;
-  if (a.metadata.name !== b.metadata.name) return a.metadata.name < b.metadata.name ? -1 : 1;
-  const na = a.metadata.namespace ?? '';
-  const nb = b.metadata.namespace ?? '';
-  return na < nb ? -1 : na > nb ? 1 : 0;
+  const ka = `${a.metadata.name}.${a.metadata.namespace ?? ''}`;
+  const kb = `${b.metadata.name}.${b.metadata.namespace ?? ''}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-/** istiod's AuthorizationDebug. */
+type FieldKind = 'strings' | 'string' | 'map' | 'action' | { message: string; repeated?: boolean };
+
+/** istio/api security/v1beta1 messages: fields in declaration order (what jsonpb writes them in). */
+const AUTHZ_MESSAGES: Record<string, [string, FieldKind][]> = {
+  AuthorizationPolicy: [
+    ['selector', { message: 'WorkloadSelector' }],
+    ['rules', { message: 'Rule', repeated: true }],
+    ['action', 'action'],
+    ['provider', { message: 'ExtensionProvider' }],
+  ],
+  WorkloadSelector: [['matchLabels', 'map']],
+  ExtensionProvider: [['name', 'string']],
+  Rule: [
+    ['from', { message: 'From', repeated: true }],
+    ['to', { message: 'To', repeated: true }],
+    ['when', { message: 'Condition', repeated: true }],
+  ],
+  From: [['source', { message: 'Source' }]],
+  To: [['operation', { message: 'Operation' }]],
+  Source: [
+    'principals',
+    'notPrincipals',
+    'requestPrincipals',
+    'notRequestPrincipals',
+    'namespaces',
+    'notNamespaces',
+    'ipBlocks',
+    'notIpBlocks',
+    'remoteIpBlocks',
+    'notRemoteIpBlocks',
+  ].map((f): [string, FieldKind] => [f, 'strings']),
+  Operation: ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'].map(
+    (f): [string, FieldKind] => [f, 'strings'],
+  ),
+  Condition: [
+    ['key', 'string'],
+    ['values', 'strings'],
+    ['notValues', 'strings'],
+  ],
+};
+
+/** A spec message as golang/protobuf's jsonpb writes it: declared order, defaults and unknown fields left out. */
+function protoJson(message: string, value: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!isRecord(value)) return out;
+  for (const [name, kind] of AUTHZ_MESSAGES[message] ?? []) {
+    const v = value[name];
+    if (kind === 'strings') {
+      const list = Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+      if (list.length > 0) out[name] = list;
+    } else if (kind === 'string') {
+      if (typeof v === 'string' && v !== '') out[name] = v;
+    } else if (kind === 'map') {
+      if (!isRecord(v)) continue;
+      const entries = Object.entries(v)
+        .filter(([, x]) => typeof x === 'string')
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      if (entries.length > 0) out[name] = Object.fromEntries(entries);
+    } else if (kind === 'action') {
+      // ALLOW is the enum's zero value: jsonpb leaves it out.
+      if (v === 'DENY' || v === 'AUDIT' || v === 'CUSTOM') out[name] = v;
+    } else if (kind.repeated) {
+      // A null entry in a repeated message field is written as an empty object.
+      if (Array.isArray(v) && v.length > 0) out[name] = v.map((item) => protoJson(kind.message, item));
+    } else if (isRecord(v)) {
+      out[name] = protoJson(kind.message, v);
+    }
+  }
+  return out;
+}
+
+function sortedAnnotations(v: unknown): Record<string, string> | null {
+  if (!isRecord(v)) return null;
+  const entries = Object.entries(v)
+    .filter((e): e is [string, string] => typeof e[1] === 'string')
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries.length > 0 ? Object.fromEntries(entries) : null;
+}
+
+/**
+ * istiod's AuthorizationDebug: `{"authorization_policies": {"namespace_to_policies": {<ns>: [...]},
+ * "root_namespace": <ns>}}`, namespaces in key order (encoding/json sorts map keys), policies oldest first,
+ * each `{name, namespace, annotations, spec}` with the spec as jsonpb writes it.
+ */
 export function authorizationDebug(push: PushContext): unknown {
-  const byNamespace: Record<string, unknown[]> = {};
+  const byNamespace = new Map<string, unknown[]>();
   for (const r of [...push.snapshot.list(KIND.AuthorizationPolicy)].sort(byCreation)) {
     const ns = r.metadata.namespace ?? '';
-    const annotations = isRecord(r.metadata.annotations) ? r.metadata.annotations : null;
-    (byNamespace[ns] ??= []).push({
+    const list = byNamespace.get(ns) ?? [];
+    list.push({
       name: r.metadata.name,
       namespace: ns,
-      annotations,
-      spec: isRecord(r.object['spec']) ? r.object['spec'] : {},
+      annotations: sortedAnnotations(r.metadata.annotations),
+      spec: protoJson('AuthorizationPolicy', r.object['spec']),
     });
+    byNamespace.set(ns, list);
   }
+  const namespaceToPolicies = Object.fromEntries(
+    [...byNamespace.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
   const root = typeof push.snapshot.mesh.rootNamespace === 'string' ? push.snapshot.mesh.rootNamespace : '';
-  return { authorization_policies: { namespace_to_policies: byNamespace, root_namespace: root } };
+  return { authorization_policies: { namespace_to_policies: namespaceToPolicies, root_namespace: root } };
 }
 
 const HEALTH: Record<string, number> = { HEALTHY: 1, UNHEALTHY: 2, DRAINING: 3 };

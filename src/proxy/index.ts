@@ -78,3 +78,26 @@ export { OutlierDetector, compileOutlier } from './outlier.js';
 export type { OutlierConfig } from './outlier.js';
 export { compileCors, compileFault, compileMirrors, shadowAuthority } from './filters.js';
 export type { CorsPolicy, FaultConfig, MirrorPolicy } from './filters.js';
+export {
+  compileCidr,
+  compileRbacFilter,
+  evaluateRbac,
+  ipBytes,
+  RBAC_DENIED_BODY,
+  RBAC_DENIED_STATUS,
+  RBAC_RESPONSE_FLAG,
+  RBAC_RESPONSE_FLAG_LONG,
+  RBAC_TCP_TERMINATION_DETAILS,
+  rbacDynamicMetadata,
+  rbacResponseCodeDetails,
+} from './rbac.js';
+export type { CompiledRbac, RbacAttributes, RbacDecision } from './rbac.js';
+export {
+  canonicalPath,
+  mergeSlashes,
+  normalizePath,
+  PATH_NORMALIZATION_FAILED,
+  pathOptionsFromHcm,
+  unescapeSlashes,
+} from './path-normalize.js';
+export type { EscapedSlashesAction, PathNormalizeOptions, PathNormalizeResult } from './path-normalize.js';

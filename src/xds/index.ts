@@ -72,3 +72,6 @@ export * from './generate/grpc-generate.js';
 export * from './generate/grpc-listeners.js';
 export * from './generate/grpc-clusters.js';
 export * from './generate/route-gateway-api.js';
+export * from './generate/authz-builder.js';
+export { AUTHN_FILTER_NAME, withTrustDomainAliases } from './generate/authz-model.js';
+export type { RbacAction } from './generate/authz-model.js';

@@ -5,8 +5,9 @@
  * tracing.go, pilot/pkg/xds/filters), mesh-config access logs (accesslog.go, model/telemetry_logging.go)
  * and SDS secret references (pilot/pkg/security/model/authentication.go).
  *
- * Left out on purpose: Telemetry-API stats, logging and tracing providers, AuthorizationPolicy (RBAC) and
- * RequestAuthentication (JWT) filters, Wasm plugins and EnvoyFilter patches.
+ * AuthorizationPolicy RBAC filters are built by authz-builder.ts and handed in through `HcmOptions.authz`.
+ * Left out on purpose: Telemetry-API stats, logging and tracing providers, RequestAuthentication (JWT)
+ * filters, Wasm plugins and EnvoyFilter patches.
  */
 import type { MeshConfig } from '../../model/index.js';
 import type { Protocol } from '../../registry/index.js';
@@ -326,6 +327,8 @@ export interface HcmOptions {
   protocol?: Protocol;
   /** Class-specific fields set before Istio's common ones (XFCC, server name, protocol options). */
   base?: Json;
+  /** The AuthorizationPolicy RBAC filters (authzHttpFilters), placed right after metadata exchange. */
+  authz?: Json[];
 }
 
 /** ProxyConfig as the proxy sent it (PROXY_CONFIG), else the mesh default. */
@@ -347,7 +350,7 @@ export function httpConnectionManager(mesh: MeshConfig, proxy: ListenerProxy, op
   } else {
     hcm['routeConfig'] = opts.routeConfig ?? {};
   }
-  hcm['httpFilters'] = httpFilters(opts.class, opts.protocol);
+  hcm['httpFilters'] = httpFilters(opts.class, opts.protocol, opts.authz);
   const tracing = legacyTracing(mesh, proxy);
   if (tracing) hcm['tracing'] = tracing;
   const idle = proxyIdleTimeout(proxy);
@@ -362,21 +365,30 @@ export function httpConnectionManager(mesh: MeshConfig, proxy: ListenerProxy, op
   return hcm;
 }
 
+/**
+ * Mesh `pathNormalization` (listener_builder.go): DEFAULT/BASE normalize per RFC 3986, MERGE_SLASHES also
+ * merges slashes, DECODE_AND_MERGE_SLASHES also decodes %2F/%5C first; NONE turns normalization off. An
+ * unknown mode leaves `normalizePath` unset, as Go's switch does.
+ */
 function applyPathNormalization(hcm: Json, mesh: MeshConfig): void {
   const pn = mesh['pathNormalization'];
   const mode = isRecord(pn) && typeof pn['normalization'] === 'string' ? pn['normalization'] : 'DEFAULT';
-  hcm['normalizePath'] = mode !== 'NONE';
+  if (mode === 'NONE') hcm['normalizePath'] = false;
+  else if (['DEFAULT', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'].includes(mode)) {
+    hcm['normalizePath'] = true;
+  }
   if (mode === 'MERGE_SLASHES' || mode === 'DECODE_AND_MERGE_SLASHES') hcm['mergeSlashes'] = true;
   hcm['pathWithEscapedSlashesAction'] =
     mode === 'DECODE_AND_MERGE_SLASHES' ? 'UNESCAPE_AND_FORWARD' : 'KEEP_UNCHANGED';
 }
 
 /**
- * The HTTP filters of an Istio 1.17 HCM without Telemetry, AuthorizationPolicy or JWT config: metadata
- * exchange, gRPC-Web (for that protocol), gRPC stats, the ALPN override (not inbound), fault, CORS, router.
+ * The HTTP filters of an Istio 1.17 HCM without Telemetry or JWT config: metadata exchange, the
+ * AuthorizationPolicy RBAC filters (after metadata exchange, istio/istio#41066), gRPC-Web (for that
+ * protocol), gRPC stats, the ALPN override (not inbound), fault, CORS, router.
  */
-export function httpFilters(cls: ListenerClass, protocol?: Protocol): Json[] {
-  const filters: Json[] = [httpMetadataExchangeFilter()];
+export function httpFilters(cls: ListenerClass, protocol?: Protocol, authz: Json[] = []): Json[] {
+  const filters: Json[] = [httpMetadataExchangeFilter(), ...authz];
   if (protocol === PROTOCOL.GRPCWeb) {
     filters.push({ name: 'envoy.filters.http.grpc_web', typedConfig: { '@type': TYPE_GRPC_WEB } });
   }

@@ -6,7 +6,10 @@
  * each ending in an HTTP connection manager with the inline route `inbound|<port>||` or a tcp_proxy to
  * that cluster.
  *
- * Not modelled: Sidecar `ingress` listeners, HBONE, AuthorizationPolicy/Telemetry filters.
+ * AuthorizationPolicy RBAC filters (authz-builder.ts) go into every HTTP connection manager after metadata
+ * exchange, and on TCP chains between metadata exchange and tcp_proxy (buildInboundNetworkFilters).
+ *
+ * Not modelled: Sidecar `ingress` listeners, HBONE, Telemetry filters.
  */
 import type { Protocol } from '../../registry/index.js';
 import { PROTOCOL, isHTTPProtocol } from '../../registry/index.js';
@@ -48,6 +51,7 @@ import {
   tlsTransportSocket,
 } from './listener-mtls.js';
 import type { PushContext } from './push-context.js';
+import { authzHttpFilters, authzTcpFilters } from './authz-builder.js';
 
 export const VIRTUAL_INBOUND_LISTENER = 'virtualInbound';
 export const VIRTUAL_INBOUND_PORT = 15006;
@@ -222,6 +226,7 @@ function httpFilterStack(ctx: InboundContext, cc: InboundChainConfig): Json[] {
     routeConfig: inboundRouteConfig(cc),
     useRemoteAddress: false,
     protocol: cc.protocol,
+    authz: authzHttpFilters(ctx.push, ctx.proxy, 'sidecar-inbound'),
     base: {
       forwardClientCertDetails: 'APPEND_FORWARD',
       setCurrentClientCertDetails: { subject: true, uri: true, dns: true },
@@ -240,7 +245,7 @@ function tcpFilterStack(ctx: InboundContext, cc: InboundChainConfig): Json[] {
     ...(idle ? { idleTimeout: idle } : {}),
     accessLog: accessLogs(ctx.push.snapshot.mesh),
   });
-  return [...leadingNetworkFilters(ctx), tcp];
+  return [...leadingNetworkFilters(ctx), ...authzTcpFilters(ctx.push, ctx.proxy), tcp];
 }
 
 function chainsFor(

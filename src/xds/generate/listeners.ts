@@ -19,6 +19,7 @@ import type { ConfigSnapshot } from '../../model/index.js';
 import type { ServiceRegistry } from '../../registry/index.js';
 import { buildRegistry, parseProtocol, isHTTPProtocol, PROTOCOL } from '../../registry/index.js';
 import type { Json } from './clusters.js';
+import { authzHttpFilters, authzTcpFilters } from './authz-builder.js';
 import { namedSubsets, destinationRuleFor } from './destination-rule.js';
 import {
   ALL_ISTIO_MTLS_ALPNS,
@@ -119,6 +120,7 @@ function gatewayHcm(ctx: GatewayContext, statPrefix: string, rds: string, protoc
     useRemoteAddress: true,
     protocol: parseProtocol(protocol),
     base,
+    authz: authzHttpFilters(ctx.push, ctx.proxy, 'gateway'),
   });
 }
 
@@ -298,7 +300,12 @@ function assembleChain(ctx: GatewayContext, chain: GatewayChain): Json {
   } else {
     // Istio's own network filters go right before the terminal filter.
     const filters = chain.networkFilters ?? [];
-    out['filters'] = [...filters.slice(0, -1), ...authn, ...filters.slice(-1)];
+    out['filters'] = [
+      ...filters.slice(0, -1),
+      ...authn,
+      ...authzTcpFilters(ctx.push, ctx.proxy),
+      ...filters.slice(-1),
+    ];
   }
   if (chain.tlsContext)
     out['transportSocket'] = { name: TLS_TRANSPORT_SOCKET, typedConfig: chain.tlsContext };
