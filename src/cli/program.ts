@@ -11,6 +11,8 @@ import { registerApply, registerDown, registerStatus, registerUp } from './up.js
 import { registerProxyStatus } from './proxy-status.js';
 import { registerExperimental } from './describe.js';
 import { registerAuthz } from './authz-check.js';
+import { registerMetrics } from './metrics-controlplane.js';
+import { registerTop } from './top.js';
 import { registerGet } from './kubectl-get.js';
 import { registerModify } from './kubectl-modify.js';
 import { registerLogs } from './kubectl-logs.js';
@@ -28,6 +30,7 @@ const BOOLEAN_FLAGS = [
   'verbose',
   'recursive',
   'fix-hints',
+  'containers',
 ];
 
 /** Flags whose name itself starts with `no-` (kubectl's `--no-headers`): `=false` means leave it off. */
@@ -117,6 +120,8 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
   const experimental = registerExperimental(program, io, setExit);
   void experimental;
   registerAuthz(experimental, io, setExit);
+  registerMetrics(experimental, io, setExit);
+  registerTop(program, io, setExit);
   registerGet(program, io, setExit);
   registerModify(program, io, setExit);
   registerLogs(program, io, setExit);

@@ -15,3 +15,6 @@ export * from './state.js';
 export * from './store-source.js';
 export * from './supervisor.js';
 export * from './tcp-forward.js';
+export * from './pod-metrics.js';
+export * from './pod-metrics-api.js';
+export * from './pod-metrics-istiod.js';

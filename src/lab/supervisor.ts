@@ -12,13 +12,17 @@ import { loadPaths } from '../api/index.js';
 import type { PilotHandle } from '../pilot/index.js';
 import { startPilot } from '../pilot/index.js';
 import type { KubeObject, StoreApiServer } from '../store/index.js';
-import { ObjectStore, createStoreApiServer } from '../store/index.js';
+import { ObjectStore } from '../store/index.js';
+import { SKIFF_ISTIO_VERSION } from '../xds/index.js';
 import { loopbackRangeUsable } from './addresses.js';
 import { LabController } from './controller.js';
 import { KubeProxy } from './kube-proxy.js';
 import { Kubelet } from './kubelet.js';
 import { MESH_CONFIGMAP_NAME, MESH_CONFIGMAP_NAMESPACE, meshConfigMap } from './mesh-config.js';
 import { numberAt, ownerUid, podReady, recordAt, stringAt, uidOf } from './objects.js';
+import { PodMetricsCollector } from './pod-metrics.js';
+import { createLabApiServer } from './pod-metrics-api.js';
+import { publishIstiodPod, withoutMirrorPods } from './pod-metrics-istiod.js';
 import type { LabState } from './state.js';
 import { clearLabState, killLeftovers, logDir, stateDirPath, writeLabState, writePids } from './state.js';
 import { StoreConfigSource } from './store-source.js';
@@ -38,6 +42,8 @@ export interface LabOptions {
   monitoringPort?: number;
   /** Supervisor and control-plane log lines. */
   log?: (line: string) => void;
+  /** How often the metrics API samples container processes (default 5 s). */
+  podMetricsIntervalMs?: number;
 }
 
 export interface LabHandle {
@@ -170,10 +176,13 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       say(`applied examples/${opts.example}/base (${ordered.length} objects)`);
     }
 
-    const api = await createStoreApiServer(store, {
+    // The metrics.k8s.io API (kubectl top) is served beside the store's, from samples of the pods' processes.
+    const podMetrics = new PodMetricsCollector(store, { intervalMs: opts.podMetricsIntervalMs });
+    const api = await createLabApiServer(store, podMetrics, {
       port: await portOrAny('127.0.0.1', opts.apiPort ?? 6443),
     });
     cleanup.push(() => api.close());
+    cleanup.push(() => podMetrics.stop());
     const source = new StoreConfigSource(store, warn);
     const pilot = await startPilot({
       source,
@@ -185,6 +194,8 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       podName: 'istiod-skiff',
     });
     cleanup.push(() => pilot.close());
+    // The control plane runs in this process; its mirror pod makes it visible as istio-system's istiod.
+    publishIstiodPod(store, { name: 'istiod-skiff', istioVersion: SKIFF_ISTIO_VERSION, warn });
     state.endpoints = {
       api: api.url,
       xds: pilot.grpcAddress,
@@ -194,7 +205,8 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     writeLabState(stateDir, state);
 
     const controller = new LabController(store, { warn });
-    const kubelet = new Kubelet(store, {
+    // The kubelet runs pod processes; the control plane's mirror pod is this process and not its to run.
+    const kubelet = new Kubelet(withoutMirrorPods(store), {
       logDir: logDir(stateDir),
       xdsAddress: pilot.grpcAddress,
       warn,
@@ -207,6 +219,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     controller.start();
     kubelet.start();
     kubeProxy.start();
+    podMetrics.start();
     say(
       `store API ${api.url}, xDS ${pilot.grpcAddress}, debug :${pilot.httpPort}, monitoring :${pilot.monitoringPort}`,
     );
