@@ -17,6 +17,9 @@ import { registerGet } from './kubectl-get.js';
 import { registerModify } from './kubectl-modify.js';
 import { registerLogs } from './kubectl-logs.js';
 import { registerExec } from './kubectl-exec.js';
+import { registerKubectlDescribe } from './kubectl-describe.js';
+import { registerKubectlEdit } from './kubectl-edit.js';
+import { registerPortForward } from './port-forward.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -126,6 +129,9 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
   registerModify(program, io, setExit);
   registerLogs(program, io, setExit);
   registerExec(program, io, setExit);
+  registerKubectlDescribe(program, io, setExit);
+  registerKubectlEdit(program, io, setExit);
+  registerPortForward(program, io, setExit);
 
   return program;
 }

@@ -1,7 +1,8 @@
 /**
  * What a container runs in the lab, and with which environment. There are no images: an image names one of
  * the project's own programs — `skiff/catalog`, `skiff/webapp`, `skiff/sleep` (the sample apps, run as
- * `node dist/src/lab/apps/main.js <app>`) and `skiff/proxy` (or Istio's `proxyv2`: `skiff proxy ...`).
+ * `node dist/src/lab/apps/main.js <app>`) and `skiff/proxy` (or Istio's `proxyv2`: `apps/proxy-main.js`, what
+ * `skiff proxy` runs, without the rest of the CLI).
  */
 import { fileURLToPath } from 'node:url';
 import type { KubeObject, ObjectStore } from '../store/index.js';
@@ -13,6 +14,8 @@ import { arrayAt, isRecord, labelsOf, nsOf, recordAt, stringAt, stringMap, uidOf
 
 export const APP_MAIN = fileURLToPath(new URL('./apps/main.js', import.meta.url));
 export const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** The proxy's own entry point: the same settings as `skiff proxy`, without loading the whole CLI. */
+export const PROXY_MAIN = fileURLToPath(new URL('./apps/proxy-main.js', import.meta.url));
 
 export interface ContainerCommand {
   /** The script node runs, then its arguments. */
@@ -37,7 +40,7 @@ export function containerCommand(container: Json): ContainerCommand | { error: s
   );
   if (program === 'proxy' || program === 'proxyv2') {
     const kind = args.includes('router') ? 'router' : 'sidecar';
-    return { script: CLI_MAIN, args: ['proxy', kind], program: 'proxy' };
+    return { script: PROXY_MAIN, args: ['proxy', kind], program: 'proxy' };
   }
   if (isAppName(program)) return { script: APP_MAIN, args: [program], program };
   return {

@@ -62,8 +62,10 @@ function containerPorts(containers: Json[]): Json[] {
   for (const c of containers) {
     for (const p of Array.isArray(c['ports']) ? c['ports'] : []) {
       if (!isRecord(p) || typeof p['containerPort'] !== 'number') continue;
-      const port: Json = { containerPort: p['containerPort'] };
+      // Go's ContainerPort field order (name, containerPort, protocol), as Istio's template marshals it.
+      const port: Json = {};
       if (typeof p['name'] === 'string') port['name'] = p['name'];
+      port['containerPort'] = p['containerPort'];
       port['protocol'] = typeof p['protocol'] === 'string' ? p['protocol'] : 'TCP';
       out.push(port);
     }
@@ -109,6 +111,17 @@ function rewriteProbes(containers: Json[]): Json {
   return probers;
 }
 
+/** ISTIO_META_POD_PORTS as Istio 1.17's injection template renders it: one port per line inside `[` `]`. */
+export function podPortsEnv(ports: readonly Json[]): string {
+  return `[${ports.map((p, i) => `\n    ${i === 0 ? '' : ','}${JSON.stringify(p)}`).join('')}\n]`;
+}
+
+/** The sidecar's resources in the demo profile the lab notes install (describe shows them; QoS Burstable). */
+export const SIDECAR_RESOURCES: Json = {
+  limits: { cpu: '2', memory: '1Gi' },
+  requests: { cpu: '10m', memory: '40Mi' },
+};
+
 function fieldEnv(name: string, fieldPath: string): Json {
   return { name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } };
 }
@@ -152,12 +165,16 @@ export function injectSidecar(pod: Json, workloadName: string): Json {
     fieldEnv('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
     fieldEnv('HOST_IP', 'status.hostIP'),
     { name: 'PROXY_CONFIG', value: '{}\n' },
-    { name: 'ISTIO_META_POD_PORTS', value: JSON.stringify(ports) },
+    { name: 'ISTIO_META_POD_PORTS', value: podPortsEnv(ports) },
     { name: 'ISTIO_META_APP_CONTAINERS', value: appNames.join(',') },
     { name: 'ISTIO_META_CLUSTER_ID', value: 'Kubernetes' },
-    { name: 'ISTIO_META_NODE_NAME', value: 'skiff' },
+    fieldEnv('ISTIO_META_NODE_NAME', 'spec.nodeName'),
     { name: 'ISTIO_META_INTERCEPTION_MODE', value: 'REDIRECT' },
     { name: 'ISTIO_META_WORKLOAD_NAME', value: workloadName },
+    {
+      name: 'ISTIO_META_OWNER',
+      value: `kubernetes://apis/apps/v1/namespaces/${typeof meta['namespace'] === 'string' ? meta['namespace'] : 'default'}/deployments/${workloadName}`,
+    },
     { name: 'ISTIO_META_MESH_ID', value: 'cluster.local' },
     { name: 'TRUST_DOMAIN', value: 'cluster.local' },
     { name: 'ISTIO_METAJSON_LABELS', value: JSON.stringify(labels) },
@@ -170,6 +187,7 @@ export function injectSidecar(pod: Json, workloadName: string): Json {
     args: ['proxy', 'sidecar'],
     env,
     ports: [{ containerPort: 15090, name: 'http-envoy-prom', protocol: 'TCP' }],
+    resources: structuredClone(SIDECAR_RESOURCES),
     readinessProbe: {
       httpGet: { path: '/healthz/ready', port: 15021, scheme: 'HTTP' },
       initialDelaySeconds: 1,

@@ -457,8 +457,28 @@ function podStatus(pod: KubeObject, state: PodState): Json {
     podIPs: [{ ip: state.podIP }],
     startTime: state.startTime,
     containerStatuses: statuses,
-    qosClass: stringAt(before, 'qosClass') ?? 'BestEffort',
+    qosClass: qosClass(pod),
   };
+}
+
+/**
+ * The pod's QoS class as Kubernetes derives it from its containers' resources: Guaranteed when every
+ * container's cpu and memory limits equal their requests, BestEffort when none sets any, else Burstable.
+ */
+export function qosClass(pod: KubeObject): string {
+  const containers = [...arrayAt(pod['spec'], 'initContainers'), ...arrayAt(pod['spec'], 'containers')];
+  let any = false;
+  let guaranteed = containers.length > 0;
+  for (const c of containers) {
+    const resources = recordAt(c, 'resources');
+    const limits = recordAt(resources, 'limits');
+    const requests = { ...limits, ...recordAt(resources, 'requests') };
+    if (Object.keys(limits).length > 0 || Object.keys(requests).length > 0) any = true;
+    for (const r of ['cpu', 'memory'])
+      if (limits[r] === undefined || String(limits[r]) !== String(requests[r])) guaranteed = false;
+  }
+  if (!any) return 'BestEffort';
+  return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
 function tcpOk(host: string, port: number): Promise<boolean> {
