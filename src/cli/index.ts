@@ -6,6 +6,21 @@ export type { TabWriterOptions } from './tabwriter.js';
 export { goSortSlice } from './configdump-gosort.js';
 export * from './bench-xds.js';
 export { authzCheckTable, registerAuthz } from './authz-check.js';
+export * from './bench-controlplane.js';
+export {
+  bucketDelta,
+  histogramQuantile as convergenceQuantile,
+  parseMetrics,
+  pilotDelta,
+  pilotReading,
+  quantile,
+  windowStart,
+} from './bench-controlplane-metrics.js';
+export * from './bench-controlplane-sets.js';
+export * from './bench-controlplane-report.js';
+export { parseTrimmedDump } from './bench-controlplane-proxies.js';
+export { configProxy } from './bench-controlplane-run.js';
+export type { RunResult } from './bench-controlplane-run.js';
 export { parseExposition, parseSampleLine, parseSampleValue, sumBy, sumOf } from './metrics-prom.js';
 export type { Exposition, Sample } from './metrics-prom.js';
 export { histogramBuckets, histogramQuantile, increase, perSecond } from './metrics-quantile.js';

@@ -4,6 +4,7 @@ import type { AnalyzeFlags } from './analyze.js';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
 import { registerBenchXds } from './bench-xds.js';
+import { registerBenchControlplane } from './bench-controlplane.js';
 import { registerPilot } from './pilot.js';
 import { registerProxyConfig } from './proxy-config.js';
 import { registerProxyProcess } from './proxy-process.js';
@@ -120,6 +121,7 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
   // Command groups other modules add subcommands to: one line per subcommand below each.
   const bench = program.command('bench').description('Benchmarks of skiff components');
   registerBenchXds(bench, io, setExit);
+  registerBenchControlplane(bench, io, setExit);
   const experimental = registerExperimental(program, io, setExit);
   void experimental;
   registerAuthz(experimental, io, setExit);
