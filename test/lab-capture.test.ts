@@ -86,8 +86,16 @@ describe('lab capture plan', () => {
       (l) => l['name'] === 'virtualInbound|3000',
     );
     assert.equal(inbound?.['trafficDirection'], 'INBOUND');
-    const chain = (inbound?.['filterChains'] as Record<string, unknown>[])[0];
-    assert.equal(chain?.['filterChainMatch'], undefined, 'the plaintext chain is served without its match');
+    // PERMISSIVE (the default): the mTLS chain and the plaintext chain, matched by the engine itself; only
+    // the destination port is dropped from their matches.
+    const chains = inbound?.['filterChains'] as Record<string, Record<string, unknown>>[];
+    assert.deepEqual(
+      chains.map((c) => c['filterChainMatch']?.['transportProtocol']),
+      ['tls', 'raw_buffer'],
+    );
+    assert.ok(chains.every((c) => c['filterChainMatch']?.['destinationPort'] === undefined));
+    assert.ok(chains[0]?.['transportSocket'], 'the mTLS chain keeps its DownstreamTlsContext');
+    assert.equal(chains[1]?.['transportSocket'], undefined);
     const compiled = compileSnapshot(plan.snapshot);
     const cluster = compiled.clusters.get('inbound|3000||');
     assert.equal(cluster?.type, 'STATIC');
@@ -95,7 +103,11 @@ describe('lab capture plan', () => {
       cluster?.hosts.map((h) => `${h.address}:${h.port}`),
       ['127.11.0.7:3000'],
     );
-    assert.ok(compiled.listeners.get('virtualInbound|3000')?.hcm?.inbound);
+    const served = compiled.listeners.get('virtualInbound|3000');
+    assert.ok(served?.hcm?.inbound);
+    assert.equal(served?.chains[0]?.tls?.certSecret, 'default');
+    assert.equal(served?.chains[0]?.tls?.caSecret, 'ROOTCA');
+    assert.ok(served?.inspect, 'choosing between tls and raw_buffer needs the inspectors');
     // Other clusters are passed on unchanged.
     assert.equal(compiled.clusters.get('outbound|80||catalog.istioinaction.svc.cluster.local')?.type, 'EDS');
   });
@@ -116,7 +128,7 @@ describe('lab capture plan', () => {
     assert.equal(plan.snapshot.version, 'v1');
   });
 
-  it('ignores chains it cannot serve: mTLS-only, TCP, and missing ports', () => {
+  it('keeps every chain of a port (mTLS-only too), leaves out TCP-only ports and chains without a port', () => {
     const hcm = {
       name: 'envoy.filters.network.http_connection_manager',
       typedConfig: {
@@ -148,8 +160,12 @@ describe('lab capture plan', () => {
       },
       SIDECAR,
     );
-    assert.deepEqual([...plan.inboundPorts], [9002]);
-    assert.deepEqual([...plan.binds.keys()], ['virtualInbound|9002']);
+    assert.deepEqual([...plan.inboundPorts], [9000, 9002]);
+    assert.deepEqual([...plan.binds.keys()], ['virtualInbound|9000', 'virtualInbound|9002']);
+    const strict = (plan.snapshot.listeners as Record<string, unknown>[])[0];
+    assert.deepEqual(strict?.['filterChains'], [
+      { filterChainMatch: { transportProtocol: 'tls' }, filters: [hcm] },
+    ]);
   });
 
   it('checks a response against the config it would produce', () => {

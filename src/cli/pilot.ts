@@ -12,6 +12,9 @@ import type { CommandIO } from './io.js';
 export interface PilotFlags {
   configDir?: string;
   grpcAddr?: string;
+  secureAddr?: string;
+  cacerts?: string;
+  stateDir?: string;
   httpAddr?: string;
   monitoringAddr?: string;
   debounceAfter?: string;
@@ -48,6 +51,10 @@ function untilSignal(): Promise<string> {
 export async function pilotCommand(flags: PilotFlags, io: CommandIO): Promise<number> {
   if (!flags.configDir) throw new CliError('--config-dir is required', EXIT.usage);
   const grpc = setting(() => parseListenAddress(flags.grpcAddr ?? '127.0.0.1:15010', '127.0.0.1'));
+  const secure =
+    flags.secureAddr === 'off'
+      ? undefined
+      : setting(() => parseListenAddress(flags.secureAddr ?? '127.0.0.1:15012', '127.0.0.1'));
   const http = setting(() => parseListenAddress(flags.httpAddr ?? '127.0.0.1:8080', '127.0.0.1'));
   const monitoring = setting(() =>
     parseListenAddress(flags.monitoringAddr ?? '127.0.0.1:15014', '127.0.0.1'),
@@ -61,6 +68,10 @@ export async function pilotCommand(flags: PilotFlags, io: CommandIO): Promise<nu
     configDir: flags.configDir,
     grpcHost: grpc.host,
     grpcPort: grpc.port,
+    securePort: secure ? secure.port : false,
+    ...(secure ? { secureHost: secure.host } : {}),
+    ...(flags.cacerts ? { cacertsDir: flags.cacerts } : {}),
+    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
     httpHost: http.host,
     httpPort: http.port,
     monitoringHost: monitoring.host,
@@ -97,6 +108,15 @@ export function registerPilot(program: Command, io: CommandIO, setExit: (code: n
     )
     .option('--config-dir <dir>', 'directory of manifests to serve (watched recursively)')
     .option('--grpc-addr <addr>', 'xDS gRPC address (plaintext)', '127.0.0.1:15010')
+    .option('--secure-addr <addr>', 'xDS and CA address over TLS (istiod 15012), or "off"', '127.0.0.1:15012')
+    .option(
+      '--cacerts <dir>',
+      "plug-in CA files (Istio's cacerts: ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem)",
+    )
+    .option(
+      '--state-dir <dir>',
+      'where the self-signed root CA and the token key persist (in memory when unset)',
+    )
     .option('--http-addr <addr>', 'debug HTTP address (/debug/*, /ready)', '127.0.0.1:8080')
     .option('--monitoring-addr <addr>', 'metrics address (/metrics)', '127.0.0.1:15014')
     .option(

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startProxyRuntime } from '../lab/index.js';
+import { proxyCaFromEnv, startProxyRuntime } from '../lab/index.js';
 import type { PodPort } from '../lab/index.js';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
@@ -65,6 +65,14 @@ function untilSignal(): Promise<void> {
  * ISTIO_METAJSON_LABELS, ISTIO_META_POD_PORTS, ISTIO_KUBE_APP_PROBERS, ISTIO_META_CLUSTER_ID), plus
  * SKIFF_XDS_ADDRESS (the control plane) and SKIFF_APP_ADDRESS (where the application listens).
  */
+function caFromEnv(env: NodeJS.ProcessEnv): ReturnType<typeof proxyCaFromEnv> {
+  try {
+    return proxyCaFromEnv(env);
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT.usage);
+  }
+}
+
 export async function proxyProcessCommand(
   kind: string,
   flags: ProxyProcessFlags,
@@ -94,6 +102,7 @@ export async function proxyProcessCommand(
     podPorts: jsonEnv(env, 'ISTIO_META_POD_PORTS', isPortList),
     appAddress: flags.appAddress ?? (env['SKIFF_APP_ADDRESS'] || undefined),
     appProbers: env['ISTIO_KUBE_APP_PROBERS'] || undefined,
+    ca: caFromEnv(env),
     clusterId: env['ISTIO_META_CLUSTER_ID'] || undefined,
     log: io.stdout,
   }).catch((err: unknown) => {

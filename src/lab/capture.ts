@@ -4,10 +4,14 @@
  *
  * - A gateway (router) binds every listener on its pod address (`0.0.0.0_8080` → podIP:8080).
  * - A sidecar's `virtualInbound` (15006) matches filter chains by destination port after iptables
- *   REDIRECT. Here the sidecar owns podIP:<port> instead: each plaintext HTTP filter chain for a destination
- *   port becomes its own listener bound on podIP:<port> (trafficDirection INBOUND), and the inbound
- *   ORIGINAL_DST cluster `inbound|<port>||` — whose original destination would be the sidecar's own
- *   address — becomes a STATIC cluster pointing at the application on its pod-private address.
+ *   REDIRECT. Here the sidecar owns podIP:<port> instead: all filter chains for a destination port (the
+ *   mTLS `tls` ones and the plaintext `raw_buffer` ones alike) become one listener bound on podIP:<port>
+ *   (trafficDirection INBOUND) with only the destinationPort dropped from their matches, so the engine's
+ *   own filter-chain matching serves PeerAuthentication's STRICT (TLS only), PERMISSIVE (both) and
+ *   DISABLE (plaintext only). A port is served when one of its chains has an HTTP connection manager.
+ *   The inbound ORIGINAL_DST cluster `inbound|<port>||` — whose original destination would be the
+ *   sidecar's own address — becomes a STATIC cluster pointing at the application on its pod-private
+ *   address.
  * - A sidecar's per-port outbound HTTP listeners (`0.0.0.0_80`, bind_to_port false in Istio) bind on the
  *   pod's outbound address; the 15001 front (outbound.ts) hands each request to the one for its port.
  * - Listeners the engine cannot place (TCP-only ones, a second listener on a taken port) are left out.
@@ -92,30 +96,30 @@ function socketAddress(address: string, port: number): Json {
   return { socketAddress: { address, portValue: port } };
 }
 
-/** A chain that serves plaintext HTTP (not the mTLS `tls` chain). */
-function plaintext(chain: Json): boolean {
-  const match = isRecord(chain['filterChainMatch']) ? chain['filterChainMatch'] : {};
-  const transport = text(match['transportProtocol']);
-  return transport === undefined || transport === '' || transport === 'raw_buffer';
-}
-
 function isVirtualInbound(l: Json): boolean {
   return text(l['name']) === 'virtualInbound' || listenerPort(l) === 15006;
 }
 
-/** `virtualInbound` split into one listener per destination port with a plaintext HTTP chain. */
+/** `virtualInbound` split into one listener per destination port, keeping every chain of the port. */
 function inboundListeners(virtualInbound: Json, podIP: string): Map<number, Json> {
-  const out = new Map<number, Json>();
+  const chainsByPort = new Map<number, Json[]>();
   for (const chain of records(virtualInbound['filterChains'])) {
     const match = isRecord(chain['filterChainMatch']) ? chain['filterChainMatch'] : {};
     const port = portNumber(match['destinationPort']);
-    if (port === undefined || out.has(port) || !hasHcm(chain) || !plaintext(chain)) continue;
-    const { filterChainMatch: _match, ...rest } = chain;
+    if (port === undefined) continue;
+    const { destinationPort: _port, ...rest } = match;
+    const list = chainsByPort.get(port) ?? [];
+    list.push({ ...chain, filterChainMatch: rest });
+    chainsByPort.set(port, list);
+  }
+  const out = new Map<number, Json>();
+  for (const [port, chains] of chainsByPort) {
+    if (!chains.some(hasHcm)) continue;
     out.set(port, {
       name: `virtualInbound|${port}`,
       address: socketAddress(podIP, port),
       trafficDirection: 'INBOUND',
-      filterChains: [rest],
+      filterChains: chains,
     });
   }
   return out;

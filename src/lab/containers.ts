@@ -142,6 +142,10 @@ export function firstPort(container: Json): number | undefined {
 export interface LabEnvContext {
   podIP: string;
   xdsAddress: string;
+  /** Proxies: the CA (istiod 15012), the mounted mesh root and the projected token. */
+  caAddress?: string;
+  rootCertFile?: string;
+  tokenFile?: string;
 }
 
 /**
@@ -166,6 +170,11 @@ export function processEnv(
     lab['SERVICE_ACCOUNT'] = stringAt(pod['spec'], 'serviceAccountName') ?? 'default';
     lab['ISTIO_METAJSON_LABELS'] = JSON.stringify(labelsOf(pod));
     lab['SKIFF_XDS_ADDRESS'] = ctx.xdsAddress;
+    if (ctx.caAddress && ctx.rootCertFile && ctx.tokenFile) {
+      lab['SKIFF_CA_ADDRESS'] = ctx.caAddress;
+      lab['SKIFF_CA_ROOT_CERT'] = ctx.rootCertFile;
+      lab['SKIFF_TOKEN_FILE'] = ctx.tokenFile;
+    }
     if (hasSidecar(pod) && command.args.includes('sidecar'))
       lab['SKIFF_APP_ADDRESS'] = podAppAddress(ctx.podIP);
   } else {

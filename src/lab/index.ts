@@ -18,3 +18,4 @@ export * from './tcp-forward.js';
 export * from './pod-metrics.js';
 export * from './pod-metrics-api.js';
 export * from './pod-metrics-istiod.js';
+export * from './root-cert-publisher.js';

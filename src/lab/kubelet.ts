@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -35,11 +35,23 @@ export interface KubeletOptions {
   logDir: string;
   /** The control plane's xDS address, for proxies. */
   xdsAddress: string;
+  /** The CA proxies get their workload certificates from (absent: proxies run without certificates). */
+  ca?: KubeletCa;
   warn?: (message: string) => void;
   /** Called whenever the set of running process ids changes. */
   onProcesses?: (pids: number[]) => void;
   /** Grace period between SIGTERM and SIGKILL (default 5 s). */
   stopGraceMs?: number;
+}
+
+export interface KubeletCa {
+  /** istiod's TLS address (15012). */
+  address: string;
+  /** The mesh root, as the istio-ca-root-cert ConfigMap mounted into the proxy. */
+  rootCertFile: string;
+  /** Where projected service-account tokens are written, one file per pod. */
+  tokenDir: string;
+  issueToken(namespace: string, serviceAccount: string): string;
 }
 
 const FAST_PROBE_MS = 150;
@@ -198,6 +210,34 @@ export class Kubelet {
     return pod && uidOf(pod) === state.uid ? pod : undefined;
   }
 
+  /**
+   * A proxy's identity material, as a kubelet mounts it: a service-account token projected for the CA
+   * (audience istio-ca) and the mesh root. Empty when the lab runs without a CA or the token cannot be made.
+   */
+  private proxyIdentity(
+    pod: KubeObject,
+    namespace: string,
+    name: string,
+  ): { caAddress?: string; rootCertFile?: string; tokenFile?: string } {
+    const ca = this.opts.ca;
+    if (!ca) return {};
+    const spec = pod['spec'];
+    const sa =
+      spec && typeof spec === 'object' && typeof (spec as Json)['serviceAccountName'] === 'string'
+        ? ((spec as Json)['serviceAccountName'] as string)
+        : 'default';
+    const tokenFile = join(ca.tokenDir, `${namespace}_${name}.istio-token`);
+    try {
+      writeFileSync(tokenFile, ca.issueToken(namespace, sa), { mode: 0o600 });
+    } catch (err) {
+      this.warn(
+        `cannot project the service-account token of ${namespace}/${name}: ${(err as Error).message}`,
+      );
+      return {};
+    }
+    return { caAddress: ca.address, rootCertFile: ca.rootCertFile, tokenFile };
+  }
+
   private run(state: PodState, c: ContainerState): void {
     if (state.stopping || this.stopped) return;
     const pod = this.current(state);
@@ -224,6 +264,7 @@ export class Kubelet {
         ...processEnv(this.store, pod, c.spec, c.command, {
           podIP: state.podIP,
           xdsAddress: this.opts.xdsAddress,
+          ...(c.command.program === 'proxy' ? this.proxyIdentity(pod, state.namespace, state.name) : {}),
         }),
       };
       const child = spawn(process.execPath, [c.command.script, ...c.command.args], {

@@ -5,8 +5,10 @@
  * 15021 readiness, 15090 Prometheus, 15004 debug) on the pod address, and the lab's capture (capture.ts):
  * inbound listeners on podIP:<port>, passthrough for application ports without one, and the 15001 front.
  */
+import { readFileSync } from 'node:fs';
 import type { AdminServer, Agent, ProxyEngine } from '../proxy/index.js';
 import { compileSnapshot, ProxyEngine as Engine, startAdmin, startAgent } from '../proxy/index.js';
+import { WorkloadCertManager, spiffeUri } from '../security/index.js';
 import type { AdsSnapshot, ValidatedResource, XdsNode } from '../xds/index.js';
 import { AdsClient, TYPE, routerNode, sidecarNode } from '../xds/index.js';
 import { podAppAddress, podOutboundAddress } from './addresses.js';
@@ -44,6 +46,24 @@ export interface ProxyRuntimeOptions {
   log?: (line: string) => void;
   /** Serve admin and agent ports (default true). */
   adminPorts?: boolean;
+  /**
+   * The istiod CA (15012) the agent gets the workload certificate from, as pilot-agent does: a key and CSR
+   * made here, signed for the pod's service account, served to the engine as SDS `default` and `ROOTCA`.
+   * Without it the proxy has no certificate, and mTLS clusters and chains fail their handshakes.
+   */
+  ca?: ProxyCaOptions;
+}
+
+export interface ProxyCaOptions {
+  /** `host:port` of the CA (istiod's TLS port). */
+  address: string;
+  /** The mesh root (istio-ca-root-cert), to verify istiod. */
+  rootCertPem: string;
+  /** The service-account token presented to the CA, read on every request (the kubelet may refresh it). */
+  token: () => string;
+  trustDomain?: string;
+  /** Workload certificate lifetime asked for (SECRET_TTL; default 24 h). */
+  ttlSeconds?: number;
 }
 
 export interface ProxyRuntime {
@@ -55,6 +75,47 @@ export interface ProxyRuntime {
   /** Resolves once the first config is applied. */
   firstConfig: Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The CA settings from a proxy container's environment: SKIFF_CA_ADDRESS (istiod's 15012),
+ * SKIFF_CA_ROOT_CERT (the mounted istio-ca-root-cert) and SKIFF_TOKEN_FILE (the projected service-account
+ * token, Istio's /var/run/secrets/tokens/istio-token), SECRET_TTL optional. Undefined when no CA is set;
+ * an error naming the variable when a file cannot be read.
+ */
+export function proxyCaFromEnv(env: NodeJS.ProcessEnv): ProxyCaOptions | undefined {
+  const address = env['SKIFF_CA_ADDRESS'];
+  if (!address) return undefined;
+  const rootFile = env['SKIFF_CA_ROOT_CERT'] ?? '';
+  const tokenFile = env['SKIFF_TOKEN_FILE'] ?? '';
+  let rootCertPem: string;
+  try {
+    rootCertPem = readFileSync(rootFile, 'utf8');
+  } catch (err) {
+    throw new Error(`SKIFF_CA_ROOT_CERT ${rootFile || '(unset)'}: ${(err as Error).message}`);
+  }
+  const ttl = env['SECRET_TTL'] ? parseGoDurationSeconds(env['SECRET_TTL']) : undefined;
+  return {
+    address,
+    rootCertPem,
+    token: () => readFileSync(tokenFile, 'utf8').trim(),
+    ...(env['TRUST_DOMAIN'] ? { trustDomain: env['TRUST_DOMAIN'] } : {}),
+    ...(ttl !== undefined ? { ttlSeconds: ttl } : {}),
+  };
+}
+
+/** `24h`, `90m`, `30s` (Go durations as SECRET_TTL takes them) in seconds; undefined when unreadable. */
+function parseGoDurationSeconds(text: string): number | undefined {
+  const unit: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001 };
+  let total = 0;
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
+  let m: RegExpExecArray | null;
+  let consumed = 0;
+  while ((m = re.exec(text)) !== null) {
+    total += Number(m[1]) * (unit[m[2] ?? 's'] ?? 1);
+    consumed = re.lastIndex;
+  }
+  return consumed === text.length && total > 0 ? Math.round(total) : undefined;
 }
 
 function istioLog(write: (line: string) => void, level: string, message: string): void {
@@ -144,6 +205,33 @@ export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<Prox
     },
   });
 
+  // pilot-agent's SDS: the workload certificate arrives beside xDS; config is applied once both are in,
+  // as Envoy keeps listeners warming until their secrets arrive.
+  let certs: WorkloadCertManager | undefined;
+  let certsReady: Promise<void> = Promise.resolve();
+  if (opts.ca) {
+    const ca = opts.ca;
+    certs = new WorkloadCertManager({
+      identity: spiffeUri(
+        ca.trustDomain ?? 'cluster.local',
+        opts.namespace,
+        opts.serviceAccount ?? 'default',
+      ),
+      caAddress: ca.address,
+      rootCertPem: ca.rootCertPem,
+      token: ca.token,
+      ...(ca.ttlSeconds !== undefined ? { ttlSeconds: ca.ttlSeconds } : {}),
+      onError: (err: Error) => warn(`cannot get the workload certificate from ${ca.address}: ${err.message}`),
+    });
+    certs.onUpdate((secrets, cert) => {
+      engine.updateSecrets(secrets);
+      info(
+        `SDS: workload certificate serial ${cert.serialNumber} valid until ${cert.expiresAt.toISOString()}`,
+      );
+    });
+    certsReady = certs.start().catch(() => undefined);
+  }
+
   const passthrough = new Map<number, TcpForwarder>();
   let front: OutboundFront | undefined;
   let admin: AdminServer | undefined;
@@ -175,6 +263,7 @@ export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<Prox
   let readyLogged = false;
 
   const applyNow = async (): Promise<void> => {
+    await certsReady;
     if (closed) return;
     const next = planCapture(receivedConfig(client.snapshot()), target);
     // Ports an inbound listener takes over stop passing through first, so the listener can bind.
@@ -262,6 +351,7 @@ export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<Prox
     close() {
       closing ??= (async () => {
         closed = true;
+        certs?.close();
         client.close();
         await applying.catch(() => undefined);
         await Promise.allSettled([

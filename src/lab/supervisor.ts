@@ -4,13 +4,15 @@
  * kube-proxy that publishes Services — like a single-binary Kubernetes distribution with Istio on top.
  * State lives in the state dir, so stopping and starting again resumes the same mesh.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Resource } from '../api/index.js';
 import { loadPaths } from '../api/index.js';
 import type { PilotHandle } from '../pilot/index.js';
 import { startPilot } from '../pilot/index.js';
+import { issueServiceAccountToken } from '../security/index.js';
 import type { KubeObject, StoreApiServer } from '../store/index.js';
 import { ObjectStore } from '../store/index.js';
 import { SKIFF_ISTIO_VERSION } from '../xds/index.js';
@@ -23,6 +25,8 @@ import { numberAt, ownerUid, podReady, recordAt, stringAt, uidOf } from './objec
 import { PodMetricsCollector } from './pod-metrics.js';
 import { createLabApiServer } from './pod-metrics-api.js';
 import { publishIstiodPod, withoutMirrorPods } from './pod-metrics-istiod.js';
+import { publishRootCert } from './root-cert-publisher.js';
+import type { KubeletCa } from './kubelet.js';
 import type { LabState } from './state.js';
 import { clearLabState, killLeftovers, logDir, stateDirPath, writeLabState, writePids } from './state.js';
 import { StoreConfigSource } from './store-source.js';
@@ -42,6 +46,8 @@ export interface LabOptions {
   monitoringPort?: number;
   /** Supervisor and control-plane log lines. */
   log?: (line: string) => void;
+  /** istiod's TLS port (xDS + CA), 15012 unless taken. */
+  securePort?: number;
   /** How often the metrics API samples container processes (default 5 s). */
   podMetricsIntervalMs?: number;
 }
@@ -127,6 +133,32 @@ export function notReadyReason(store: ObjectStore): string | undefined {
   return waiting ? `pod ${waiting.metadata.namespace}/${waiting.metadata.name} not ready` : undefined;
 }
 
+/**
+ * What the lab's pods need from the control plane's CA: the root (written where the kubelet "mounts" the
+ * istio-ca-root-cert ConfigMap), the CA address, and service-account tokens signed with the CA's key.
+ */
+function labCa(
+  pilot: PilotHandle,
+  stateDir: string,
+): { rootCertPem: string; kubelet: KubeletCa } | undefined {
+  if (!pilot.ca || !pilot.tokenKey || !pilot.secureAddress) return undefined;
+  const tokenKey = pilot.tokenKey;
+  const secretsDir = join(stateDir, 'secrets');
+  mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
+  const rootCertFile = join(secretsDir, 'root-cert.pem');
+  writeFileSync(rootCertFile, pilot.ca.rootCertPem);
+  return {
+    rootCertPem: pilot.ca.rootCertPem,
+    kubelet: {
+      address: pilot.secureAddress,
+      rootCertFile,
+      tokenDir: secretsDir,
+      // Projected service-account tokens live as long as the lab may (a real kubelet refreshes them).
+      issueToken: (ns, sa) => issueServiceAccountToken(tokenKey, ns, sa, 7 * 24 * 3600),
+    },
+  };
+}
+
 export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
   const log = opts.log ?? ((line: string) => void process.stdout.write(line));
   const say = (m: string): void => log(`${new Date().toISOString()}\tinfo\tlab\t${m}\n`);
@@ -190,10 +222,17 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       grpcPort: await portOrAny('127.0.0.1', opts.xdsPort ?? 15010),
       httpPort: await portOrAny('127.0.0.1', opts.debugPort ?? 8080),
       monitoringPort: await portOrAny('127.0.0.1', opts.monitoringPort ?? 15014),
+      securePort: await portOrAny('127.0.0.1', opts.securePort ?? 15012),
+      stateDir,
       log,
       podName: 'istiod-skiff',
     });
     cleanup.push(() => pilot.close());
+    const ca = labCa(pilot, stateDir);
+    if (ca) {
+      const publisher = publishRootCert(store, ca.rootCertPem, warn);
+      cleanup.push(() => publisher.close());
+    }
     // The control plane runs in this process; its mirror pod makes it visible as istio-system's istiod.
     publishIstiodPod(store, { name: 'istiod-skiff', istioVersion: SKIFF_ISTIO_VERSION, warn });
     state.endpoints = {
@@ -209,6 +248,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     const kubelet = new Kubelet(withoutMirrorPods(store), {
       logDir: logDir(stateDir),
       xdsAddress: pilot.grpcAddress,
+      ...(ca ? { ca: ca.kubelet } : {}),
       warn,
       onProcesses: (pids) => writePids(stateDir, pids),
     });

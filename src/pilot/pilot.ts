@@ -1,11 +1,20 @@
 /**
  * The control-plane process (`skiff pilot`, our istiod): a config source feeding the ADS server's debounced
- * push pipeline, the xDS gRPC port (15010), the debug HTTP port (8080) and the monitoring port (15014).
+ * push pipeline, the xDS gRPC port (15010), the TLS port (15012: xDS and the CA that signs workload
+ * certificates), the debug HTTP port (8080) and the monitoring port (15014).
  * Everything binds to loopback unless told otherwise; port 0 picks a free port and the handle reports it.
  */
 import { createServer } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { CertificateAuthority } from '../security/index.js';
+import {
+  addCaService,
+  caAuthenticator,
+  istiodServerCredentials,
+  loadOrCreateCa,
+  loadOrCreateTokenKey,
+} from '../security/index.js';
 import { AdsServer, createLogger, silentLogger } from '../xds/index.js';
 import type { Logger, LogSink, ProxyGenerator } from '../xds/index.js';
 import { DirectoryConfigSource, configKeyString } from './config-source.js';
@@ -36,6 +45,16 @@ export interface PilotOptions {
   env?: NodeJS.ProcessEnv;
   generator?: ProxyGenerator;
   podName?: string;
+  /**
+   * istiod's TLS port (xDS + the CA), 15012 by default; `false` serves plaintext xDS only. The CA's root and
+   * the service-account token key persist under `stateDir` (a temporary CA lives in memory without one).
+   */
+  securePort?: number | false;
+  secureHost?: string;
+  stateDir?: string;
+  /** A directory with Istio's plug-in CA files (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem). */
+  cacertsDir?: string;
+  trustDomain?: string;
 }
 
 export interface PilotHandle {
@@ -47,6 +66,13 @@ export interface PilotHandle {
   monitoringPort: number;
   /** `host:port` of the xDS server, ready for a client's target. */
   grpcAddress: string;
+  /** The TLS port (xDS + CA) and its `host:port`; undefined when `securePort` is false. */
+  securePort?: number;
+  secureAddress?: string;
+  /** The CA signing workload certificates (with the secure port). */
+  ca?: CertificateAuthority;
+  /** The key service-account tokens for the CA are signed with (the lab's kubelet issues them). */
+  tokenKey?: Buffer;
   close(): Promise<void>;
 }
 
@@ -69,6 +95,12 @@ function closeHttp(server: HttpServer): Promise<void> {
 
 function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** 15012 unless set; a pilot whose xDS port is picked freely (port 0, tests) picks its TLS port freely too. */
+function securePortFor(options: PilotOptions): number {
+  if (typeof options.securePort === 'number') return options.securePort;
+  return options.grpcPort === 0 ? 0 : 15012;
 }
 
 export async function startPilot(options: PilotOptions): Promise<PilotHandle> {
@@ -118,6 +150,27 @@ export async function startPilot(options: PilotOptions): Promise<PilotHandle> {
     ready: () => ready,
     pushedOnce: () => pushedOnce,
   };
+  let ca: CertificateAuthority | undefined;
+  let tokenKey: Buffer | undefined;
+  let secureCredentials: Awaited<ReturnType<typeof istiodServerCredentials>> | undefined;
+  if (options.securePort !== false) {
+    ca = await loadOrCreateCa({
+      stateDir: options.stateDir,
+      cacertsDir: options.cacertsDir,
+      trustDomain: options.trustDomain,
+    });
+    tokenKey = loadOrCreateTokenKey(options.stateDir);
+    secureCredentials = await istiodServerCredentials(ca, {
+      dnsNames: ['istiod.istio-system.svc.cluster.local', 'istiod.istio-system', 'localhost'],
+    });
+    const caLogger = logger;
+    addCaService(server.grpc, ca, caAuthenticator({ tokenKey, trustDomain: ca.trustDomain }), {
+      log: {
+        info: (msg: string) => caLogger.info('ca', msg),
+        error: (msg: string) => caLogger.error('ca', msg),
+      },
+    });
+  }
   const http = createServer(debugRequestHandler(ctx));
   const monitoring = createServer(debugRequestHandler(ctx, { metrics: true }));
   const grpcHost = options.grpcHost ?? host;
@@ -126,8 +179,12 @@ export async function startPilot(options: PilotOptions): Promise<PilotHandle> {
   let grpcPort: number;
   let httpPort: number;
   let monitoringPort: number;
+  let securePort: number | undefined;
+  const secureHost = options.secureHost ?? grpcHost;
   try {
     grpcPort = await server.listen(hostPort(grpcHost, options.grpcPort ?? 15010));
+    if (secureCredentials)
+      securePort = await server.listen(hostPort(secureHost, securePortFor(options)), secureCredentials);
     httpPort = await listenHttp(http, httpHost, options.httpPort ?? 8080);
     monitoringPort = await listenHttp(monitoring, monitoringHost, options.monitoringPort ?? 15014);
   } catch (err) {
@@ -150,6 +207,9 @@ export async function startPilot(options: PilotOptions): Promise<PilotHandle> {
     httpPort,
     monitoringPort,
     grpcAddress: hostPort(grpcHost, grpcPort),
+    ...(securePort !== undefined ? { securePort, secureAddress: hostPort(secureHost, securePort) } : {}),
+    ...(ca ? { ca } : {}),
+    ...(tokenKey ? { tokenKey } : {}),
     close() {
       closing ??= (async () => {
         ready = false;

@@ -357,7 +357,14 @@ export class AdminServer {
     if (peer) opts.peer = peer;
     const updated = this.engine.lastUpdated;
     if (updated) opts.lastUpdated = updated;
-    const result = adminConfigDump(this.engine.snapshot, opts, query);
+    const snapshot = this.engine.snapshot;
+    const agentSecrets = this.engine.agentSecrets();
+    // SDS from the agent (default, ROOTCA) sits beside SDS over ADS (gateway credentials) in the dump.
+    const dumped =
+      agentSecrets.length > 0 && snapshot
+        ? { ...snapshot, secrets: [...agentSecrets, ...(snapshot.secrets ?? [])] }
+        : snapshot;
+    const result = adminConfigDump(dumped, opts, query);
     if ('error' in result) return text(`${result.error}\n`, result.status);
     return json(result.body);
   }

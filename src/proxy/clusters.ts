@@ -10,6 +10,8 @@ import type { JsonObject } from './json.js';
 import { durationMs, num, record, records, str, unwrap } from './json.js';
 import type { OutlierConfig } from './outlier.js';
 import { compileOutlier } from './outlier.js';
+import type { CompiledTls } from './tls-context.js';
+import { compileTransportSocket } from './tls-context.js';
 
 export type LbPolicy =
   'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'CLUSTER_PROVIDED' | 'RING_HASH' | 'MAGLEV';
@@ -33,6 +35,16 @@ export interface Host {
   locality?: Locality;
   /** The endpoint's `istio.workload` metadata: `<workload>;<ns>;<canonical svc>;<canonical rev>;<cluster>`. */
   workload?: string;
+  /** The endpoint's `envoy.transport_socket_match` metadata (Istio: `tlsMode: istio`). */
+  socketMatch?: Record<string, string>;
+}
+
+/** A transport_socket_matches entry: endpoints whose metadata has every `match` value use `tls`. */
+export interface SocketMatch {
+  name: string;
+  match: Record<string, string>;
+  /** Undefined: plaintext (raw_buffer). */
+  tls?: CompiledTls;
 }
 
 export interface CompiledCluster {
@@ -57,6 +69,32 @@ export interface CompiledCluster {
   istioService?: IstioService;
   /** `eds_cluster_config.service_name` of an EDS cluster. */
   edsServiceName?: string;
+  /** The cluster's transport socket (UpstreamTlsContext); undefined for plaintext. */
+  tls?: CompiledTls;
+  socketMatches?: SocketMatch[];
+  /** Istio's `alpn_override` metadata is not "false": the istio.alpn filter may override the ALPN. */
+  alpnOverride: boolean;
+}
+
+/**
+ * The transport socket for one endpoint: the first transport_socket_matches entry whose match the
+ * endpoint's metadata satisfies, else the cluster's own transport socket.
+ */
+export function upstreamTlsFor(cluster: CompiledCluster, host: Host): CompiledTls | undefined {
+  for (const m of cluster.socketMatches ?? []) {
+    const meta = host.socketMatch ?? {};
+    if (Object.entries(m.match).every(([k, v]) => meta[k] === v)) return m.tls;
+  }
+  return cluster.tls;
+}
+
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(record(v) ?? {})) {
+    if (typeof val === 'string') out[k] = val;
+    else if (typeof val === 'number' || typeof val === 'boolean') out[k] = String(val);
+  }
+  return out;
 }
 
 const UNHEALTHY = new Set(['UNHEALTHY', 'DRAINING', 'TIMEOUT']);
@@ -109,6 +147,10 @@ function hostsOf(assignment: JsonObject | undefined): Host[] {
         record(record(record(lb['metadata'])?.['filterMetadata'])?.['istio'])?.['workload'],
       );
       if (workload !== undefined) host.workload = workload;
+      const socketMatch = record(record(lb['metadata'])?.['filterMetadata'])?.[
+        'envoy.transport_socket_match'
+      ];
+      if (record(socketMatch)) host.socketMatch = stringMap(socketMatch);
       out.push(host);
     }
   }
@@ -152,7 +194,19 @@ export function compileClusters(clusters: unknown[], endpoints: unknown[]): Map<
       maxRetries: threshold(c, 'maxRetries', 3),
       maxConnections: threshold(c, 'maxConnections', 1024),
       maxPendingRequests: threshold(c, 'maxPendingRequests', 1024),
+      alpnOverride:
+        str(record(record(record(c['metadata'])?.['filterMetadata'])?.['istio'])?.['alpn_override']) !==
+        'false',
     };
+    const tls = compileTransportSocket(c['transportSocket'], 'upstream');
+    if (tls) compiled.tls = tls;
+    const matches = records(c['transportSocketMatches']).map((m, i) => {
+      const entry: SocketMatch = { name: str(m['name']) ?? `#${i}`, match: stringMap(m['match']) };
+      const t = compileTransportSocket(m['transportSocket'], 'upstream');
+      if (t) entry.tls = t;
+      return entry;
+    });
+    if (matches.length > 0) compiled.socketMatches = matches;
     if (type === 'EDS') compiled.edsServiceName = serviceName;
     if (compiled.lbPolicy === 'RING_HASH') {
       const { min, max } = ringSizes(c);

@@ -101,3 +101,12 @@ export {
   unescapeSlashes,
 } from './path-normalize.js';
 export type { EscapedSlashesAction, PathNormalizeOptions, PathNormalizeResult } from './path-normalize.js';
+export { compileChainMatch, needsInspection, selectChain } from './tls-chains.js';
+export type { ChainMatch, ConnectionFacts } from './tls-chains.js';
+export { inspect as inspectFirstBytes } from './tls-inspect.js';
+export type { Inspection } from './tls-inspect.js';
+export { compileTransportSocket, resolveTls, verifyPeer, tlsFailureReason } from './tls-context.js';
+export type { CompiledTls, SanMatcher } from './tls-context.js';
+export { parseSecret, SecretStore } from './tls-secrets.js';
+export type { ParsedSecret } from './tls-secrets.js';
+export type { CompiledChain, CompiledListener } from './listeners.js';

@@ -73,6 +73,11 @@ export interface RequestObservation {
   durationMs: number;
   requestBytes: number;
   responseBytes: number;
+  /** The connection's URI SANs (Istio's principals): downstream peer/local inbound, upstream outbound. */
+  sourcePrincipal?: string;
+  destinationPrincipal?: string;
+  /** Inbound over mutual TLS (connection_security_policy="mutual_tls"). */
+  mtls?: boolean;
 }
 
 const UNKNOWN = 'unknown';
@@ -137,13 +142,13 @@ export function requestLabels(self: PeerInfo | undefined, o: RequestObservation)
     src[1] ?? UNKNOWN, // source_canonical_service
     src[2] ?? UNKNOWN, // source_canonical_revision
     src[3] ?? UNKNOWN, // source_workload_namespace
-    src[4] ?? UNKNOWN, // source_principal
+    o.sourcePrincipal ?? src[4] ?? UNKNOWN, // source_principal
     src[5] ?? UNKNOWN, // source_app
     src[6] ?? UNKNOWN, // source_version
     src[7] ?? UNKNOWN, // source_cluster
     dst[0] ?? UNKNOWN, // destination_workload
     dst[3] ?? UNKNOWN, // destination_workload_namespace
-    dst[4] ?? UNKNOWN, // destination_principal
+    o.destinationPrincipal ?? dst[4] ?? UNKNOWN, // destination_principal
     dst[5] ?? UNKNOWN, // destination_app
     dst[6] ?? UNKNOWN, // destination_version
     svcHost || UNKNOWN,
@@ -156,8 +161,9 @@ export function requestLabels(self: PeerInfo | undefined, o: RequestObservation)
     String(o.responseCode),
     o.grpcStatus ?? '',
     o.responseFlags,
-    // Without mTLS the destination sees a plaintext connection; the source cannot tell.
-    o.reporter === 'destination' ? 'none' : UNKNOWN,
+    // The destination knows whether its connection is mutual TLS; the source reports unknown, as Istio's
+    // stats filter does.
+    o.reporter === 'destination' ? (o.mtls ? 'mutual_tls' : 'none') : UNKNOWN,
   ];
 }
 
@@ -192,6 +198,7 @@ export class IstioStats {
     const svc = o.service;
     const key =
       `${o.reporter}|${o.protocol}|${o.responseCode}|${o.grpcStatus ?? ''}|${o.responseFlags}|` +
+      `${o.mtls ? 1 : 0}|${o.sourcePrincipal ?? ''}|${o.destinationPrincipal ?? ''}|` +
       (svc ? `${svc.host}|${svc.name}|${svc.namespace}` : `|${o.authority ?? ''}`);
     let s = perPeer.get(key);
     if (!s) {
@@ -230,7 +237,17 @@ export class IstioStats {
    * istio_tcp_sent_bytes_total, istio_tcp_received_bytes_total); HTTP-only labels are left out.
    */
   recordTcp(
-    o: Pick<RequestObservation, 'reporter' | 'peer' | 'service' | 'authority' | 'responseFlags'> & {
+    o: Pick<
+      RequestObservation,
+      | 'reporter'
+      | 'peer'
+      | 'service'
+      | 'authority'
+      | 'responseFlags'
+      | 'sourcePrincipal'
+      | 'destinationPrincipal'
+      | 'mtls'
+    > & {
       opened: number;
       closed: number;
       sentBytes: number;

@@ -1,14 +1,19 @@
 /**
- * Listeners (config.listener.v3.Listener) reduced to what the HTTP engine serves: the bind address and the
- * HTTP connection manager of the first filter chain that has one (filter chain matching is not modelled).
+ * Listeners (config.listener.v3.Listener) reduced to what the engine serves: the bind address and the
+ * filter chains with their match (tls-chains.ts), transport socket (tls-context.ts) and HTTP connection
+ * manager (or TCP proxy).
  */
 import { ConfigError } from './errors.js';
 import type { FaultConfig } from './filters.js';
 import { compileFault, CORS_FILTER, FAULT_FILTER } from './filters.js';
 import type { JsonObject } from './json.js';
-import { anyType, bool, num, record, records, str, unwrap } from './json.js';
+import { anyType, bool, num, record, records, str, strings, unwrap } from './json.js';
 import type { CompiledRouteConfig } from './routes.js';
 import { compileRouteConfig } from './routes.js';
+import type { ChainMatch } from './tls-chains.js';
+import { compileChainMatch, needsInspection } from './tls-chains.js';
+import type { CompiledTls } from './tls-context.js';
+import { compileTransportSocket } from './tls-context.js';
 
 const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -44,6 +49,28 @@ export interface HttpConnectionManager {
   faultFilter: boolean;
   defaultFault?: FaultConfig;
   corsFilter: boolean;
+  /** Istio's `istio.alpn` filter: the ALPN an HTTP/1.1 request offers upstream over TLS. */
+  upstreamAlpn?: string[];
+}
+
+/** envoy.filters.network.tcp_proxy: bytes both ways to one cluster. */
+export interface TcpProxyConfig {
+  statPrefix: string;
+  cluster: string;
+  accessLogs: HcmAccessLog[];
+}
+
+/** One filter chain: when it applies, its transport socket, and what serves the bytes. */
+export interface CompiledChain {
+  /** Unique within the listener: the chain's position (`#<n>`), `default` for the default chain. */
+  key: string;
+  /** The chain's name (Istio names several chains alike), else its key. */
+  name: string;
+  match: ChainMatch;
+  /** The DownstreamTlsContext; undefined for plaintext. */
+  tls?: CompiledTls;
+  hcm?: HttpConnectionManager;
+  tcp?: TcpProxyConfig;
 }
 
 export interface CompiledListener {
@@ -52,21 +79,52 @@ export interface CompiledListener {
   port: number;
   /** `address_port`, the listener stats scope. */
   statName: string;
-  /** Undefined for listeners without an HTTP connection manager (TCP proxying is not served yet). */
+  /** The first chain's HTTP connection manager (undefined when no chain has one). */
   hcm?: HttpConnectionManager;
+  chains: CompiledChain[];
+  defaultChain?: CompiledChain;
+  /** Choosing a chain needs the TLS / HTTP inspectors' view of the first bytes. */
+  inspect: boolean;
 }
 
-function findHcm(listener: JsonObject): JsonObject | undefined {
-  const chains = [...records(listener['filterChains'])];
-  const fallback = record(listener['defaultFilterChain']);
-  if (fallback) chains.push(fallback);
-  for (const chain of chains) {
-    for (const filter of records(chain['filters'])) {
-      const typed = record(filter['typedConfig']);
-      if (str(filter['name']) === HCM_FILTER || anyType(typed) === HCM_TYPE) return typed ?? {};
-    }
+function chainHcm(chain: JsonObject): JsonObject | undefined {
+  for (const filter of records(chain['filters'])) {
+    const typed = record(filter['typedConfig']);
+    if (str(filter['name']) === HCM_FILTER || anyType(typed) === HCM_TYPE) return typed ?? {};
   }
   return undefined;
+}
+
+const TCP_PROXY_FILTER = 'envoy.filters.network.tcp_proxy';
+const TCP_PROXY_TYPE = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+
+function chainTcpProxy(chain: JsonObject): TcpProxyConfig | undefined {
+  for (const filter of records(chain['filters'])) {
+    const typed = record(filter['typedConfig']);
+    if (str(filter['name']) !== TCP_PROXY_FILTER && anyType(typed) !== TCP_PROXY_TYPE) continue;
+    const cluster = str(typed?.['cluster']);
+    if (cluster === undefined || cluster === '') return undefined; // weighted clusters are not modelled
+    return {
+      statPrefix: str(typed?.['statPrefix']) ?? cluster,
+      cluster,
+      accessLogs: accessLogs(typed ?? {}),
+    };
+  }
+  return undefined;
+}
+
+function compileChain(chain: JsonObject, key: string, listenerName: string, inbound: boolean): CompiledChain {
+  const name = str(chain['name']) || key;
+  const out: CompiledChain = { key, name, match: compileChainMatch(chain['filterChainMatch']) };
+  const tls = compileTransportSocket(chain['transportSocket'], 'downstream');
+  if (tls) out.tls = tls;
+  const hcm = chainHcm(chain);
+  if (hcm) out.hcm = compileHcm(hcm, listenerName, inbound);
+  else {
+    const tcp = chainTcpProxy(chain);
+    if (tcp) out.tcp = tcp;
+  }
+  return out;
 }
 
 function accessLogs(hcm: JsonObject): HcmAccessLog[] {
@@ -119,6 +177,10 @@ function compileHcm(hcm: JsonObject, listenerName: string, inbound: boolean): Ht
       (f) => str(f['name']) === CORS_FILTER || anyType(f['typedConfig']) === CORS_TYPE,
     ),
   };
+  const alpn = filters.find((f) => str(f['name']) === 'istio.alpn');
+  for (const o of records(record(alpn?.['typedConfig'])?.['alpnOverride'])) {
+    if (str(o['upstreamProtocol']) === 'HTTP11') out.upstreamAlpn = strings(o['alpnOverride']);
+  }
   const defaultFault = compileFault(fault?.['typedConfig']);
   if (defaultFault) out.defaultFault = defaultFault;
   const rdsName = str(rds?.['routeConfigName']);
@@ -140,10 +202,21 @@ export function compileListeners(listeners: unknown[]): Map<string, CompiledList
     const socket = record(record(l['address'])?.['socketAddress']);
     const address = str(socket?.['address']) ?? '0.0.0.0';
     const port = num(socket?.['portValue']) ?? 0;
-    const compiled: CompiledListener = { name, address, port, statName: `${address}_${port}` };
     const inbound = str(l['trafficDirection']) === 'INBOUND' || name === 'virtualInbound';
-    const hcm = findHcm(l);
-    if (hcm) compiled.hcm = compileHcm(hcm, name, inbound);
+    const chains = records(l['filterChains']).map((c, i) => compileChain(c, `#${i}`, name, inbound));
+    const fallback = record(l['defaultFilterChain']);
+    const defaultChain = fallback ? compileChain(fallback, 'default', name, inbound) : undefined;
+    const compiled: CompiledListener = {
+      name,
+      address,
+      port,
+      statName: `${address}_${port}`,
+      chains,
+      inspect: needsInspection(chains.map((c) => c.match)),
+    };
+    if (defaultChain) compiled.defaultChain = defaultChain;
+    const hcm = [...chains, ...(defaultChain ? [defaultChain] : [])].find((c) => c.hcm)?.hcm;
+    if (hcm) compiled.hcm = hcm;
     out.set(name, compiled);
   }
   return out;

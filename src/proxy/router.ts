@@ -5,9 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
+import tls from 'node:tls';
 import type { AccessLogger } from './access-log.js';
 import type { CompiledCluster, Host } from './clusters.js';
+import { upstreamTlsFor } from './clusters.js';
 import type { CompiledConfig } from './config.js';
 import { dumpHeaders, SOURCE } from './debug-log.js';
 import type { CorsPolicy, FaultConfig } from './filters.js';
@@ -26,10 +29,12 @@ import type { ResetReason, RetryPolicy } from './retry.js';
 import type { CompiledRoute, CompiledRouteConfig, CompiledVirtualHost, ForwardAction } from './routes.js';
 import { matchRoute, pickWeighted, redirectLocation, rewritePath, selectVirtualHost } from './routes.js';
 import type { ClusterRuntime, HostStats, Runtime } from './runtime.js';
-import { clusterRuntime, hostStats, releaseCluster } from './runtime.js';
+import { clusterRuntime, hostStats, releaseCluster, tlsAgentOf } from './runtime.js';
 import { observe } from './stats.js';
 import type { StreamInfo } from './stream-info.js';
 import { flagsShort, hasFlag, joinHostPort, newStreamInfo, setFlag } from './stream-info.js';
+import type { CompiledTls, ResolvedTls } from './tls-context.js';
+import { peerChain, resolveTls, tlsFailureReason, uriSans, verifyPeer } from './tls-context.js';
 
 /** A downstream connection as the router sees it. */
 export interface DownstreamConnection {
@@ -37,6 +42,31 @@ export interface DownstreamConnection {
   localAddress: string;
   remoteAddress: string;
   remoteIp: string;
+  /** SNI from the ClientHello. */
+  requestedServerName?: string;
+  /** Set when the connection terminated TLS. */
+  tls?: DownstreamTls;
+}
+
+export interface DownstreamTls {
+  version: string;
+  peerUriSans: string[];
+  localUriSans: string[];
+  /** The client presented a (verified) certificate: mutual TLS. */
+  peerCertificate: boolean;
+}
+
+/** An upstream TLS connection's identities, kept per socket so reused connections report them too. */
+interface UpstreamTlsFacts {
+  peerUriSans: string[];
+  localUriSans: string[];
+}
+
+const upstreamTls = new WeakMap<Socket, UpstreamTlsFacts>();
+
+/** An upstream failure that carries Envoy's transport failure reason (TLS). */
+interface TransportError extends NodeJS.ErrnoException {
+  transportFailureReason?: string;
 }
 
 /** Request bytes kept for retries (Envoy's default per-connection buffer limit). */
@@ -113,6 +143,8 @@ interface Attempt {
   ended: boolean;
   upstreamConnectionId?: number;
   stats?: HostStats;
+  /** The endpoint's TLS transport socket, resolved against the secrets. */
+  tls?: { config: CompiledTls; resolved: ResolvedTls };
 }
 
 const socketIds = new WeakMap<Socket, number>();
@@ -228,6 +260,13 @@ export class HttpStream {
     this.dbg = rt.log.streamDebug;
     this.info = newStreamInfo(conn.id, streamId(), conn.localAddress, conn.remoteAddress);
     this.info.protocol = `HTTP/${req.httpVersion}`;
+    if (conn.requestedServerName !== undefined) this.info.requestedServerName = conn.requestedServerName;
+    if (conn.tls) {
+      this.info.scheme = 'https';
+      this.info.downstreamTlsVersion = conn.tls.version;
+      if (conn.tls.peerUriSans.length > 0) this.info.downstreamPeerUriSan = conn.tls.peerUriSans.join(',');
+      if (conn.tls.localUriSans.length > 0) this.info.downstreamLocalUriSan = conn.tls.localUriSans.join(',');
+    }
   }
 
   /** Whether any stream logger is at debug: one check keeps disabled debug lines free of closures. */
@@ -680,9 +719,29 @@ export class HttpStream {
     trackStart(crt.lb, host);
     this.clusterStat('upstream_rq_total');
     this.rt.stats.cluster('gauge', cluster.statName, 'upstream_rq_active').value++;
+    const tlsConfig = upstreamTlsFor(cluster, host);
+    let secure: (https.RequestOptions & tls.ConnectionOptions) | undefined;
+    if (tlsConfig) {
+      const resolved = resolveTls(tlsConfig, this.rt.secrets);
+      if ('error' in resolved) {
+        // Envoy's "not ready" TLS socket: the connection fails at once with the SDS reason.
+        const err: TransportError = new Error(resolved.error);
+        err.transportFailureReason = resolved.error;
+        setImmediate(() => this.onUpstreamError(a, err));
+        return;
+      }
+      a.tls = { config: tlsConfig, resolved };
+      secure = {
+        agent: tlsAgentOf(crt),
+        secureContext: resolved.context,
+        rejectUnauthorized: false,
+        ALPNProtocols: this.hcm.upstreamAlpn && cluster.alpnOverride ? this.hcm.upstreamAlpn : tlsConfig.alpn,
+      };
+      if (tlsConfig.sni !== undefined) secure.servername = tlsConfig.sni;
+    }
     let req: http.ClientRequest;
     try {
-      req = http.request({
+      const options: http.RequestOptions = {
         host: host.address,
         port: host.port,
         method: info.method,
@@ -690,7 +749,8 @@ export class HttpStream {
         headers,
         agent: crt.agent,
         setHost: false,
-      });
+      };
+      req = secure ? https.request({ ...options, ...secure }) : http.request(options);
     } catch {
       // Header values Node refuses (invalid characters) end the attempt like a protocol error.
       this.endAttempt(a);
@@ -719,6 +779,11 @@ export class HttpStream {
     const cid = id;
     const ready = (): void => {
       a.connected = true;
+      const facts = upstreamTls.get(socket);
+      if (facts) {
+        if (facts.peerUriSans.length > 0) this.info.upstreamPeerUriSan = facts.peerUriSans.join(',');
+        if (facts.localUriSans.length > 0) this.info.upstreamLocalUriSan = facts.localUriSans.join(',');
+      }
       this.info.upstreamLocalAddress = joinHostPort(socket.localAddress, socket.localPort);
       if (this.dbg) this.debug('pool', SOURCE.poolCreate, () => `[C${cid}] creating stream`);
       if (this.dbg) this.debug('router', SOURCE.poolReady, () => 'pool ready');
@@ -749,10 +814,42 @@ export class HttpStream {
       this.clusterStat('upstream_cx_connect_timeout');
       socket.destroy(err);
     }, cluster.connectTimeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      ready();
-    });
+    const tlsAttempt = a.tls;
+    if (tlsAttempt && socket instanceof tls.TLSSocket) {
+      // A TLS connection is connected once the handshake is done and the server passed the checks.
+      socket.once('secureConnect', () => {
+        clearTimeout(timer);
+        const chain = peerChain(socket);
+        const failure =
+          chain.length === 0
+            ? {
+                reason: 'TLS error: 268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED',
+                detail: 'no peer certificate',
+              }
+            : verifyPeer(chain, tlsAttempt.resolved, tlsAttempt.config.sanMatchers);
+        if (failure && (tlsAttempt.resolved.roots || failure.detail.includes('SAN'))) {
+          this.clusterStat(failure.detail.includes('SAN') ? 'ssl.fail_verify_san' : 'ssl.fail_verify_error');
+          this.clusterStat('ssl.connection_error');
+          this.debug('connection', SOURCE.connected, () => failure.detail);
+          const err: TransportError = new Error(failure.reason);
+          err.code = 'ERR_TLS_PEER_VERIFY';
+          err.transportFailureReason = failure.reason;
+          socket.destroy(err);
+          return;
+        }
+        this.clusterStat('ssl.handshake');
+        upstreamTls.set(socket, {
+          peerUriSans: uriSans(chain[0]),
+          localUriSans: uriSans(tlsAttempt.resolved.own),
+        });
+        ready();
+      });
+    } else {
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        ready();
+      });
+    }
     socket.once('close', () => clearTimeout(timer));
   }
 
@@ -917,16 +1014,21 @@ export class HttpStream {
     this.endAttempt(a);
     this.body?.detach();
     const reason: ResetReason = a.connected ? 'connection_termination' : 'connection_failure';
+    // A TLS handshake that fails is a connection failure with the TLS error as its transport reason.
+    let transport = (err as TransportError).transportFailureReason;
+    if (transport === undefined && a.tls && !a.connected && (err.code ?? '').startsWith('ERR_SSL_'))
+      transport = tlsFailureReason(err);
     if (reason === 'connection_failure') {
       this.clusterStat('upstream_cx_connect_fail');
       if (a.stats) a.stats.cx_connect_fail++;
+      if (transport !== undefined) this.info.upstreamTransportFailureReason = transport;
     }
     if (this.dbg)
       this.debug(
         'router',
         SOURCE.resetStream,
         () =>
-          `upstream reset: reset reason: ${reason.replace('_', ' ')}, transport failure reason: ${err.code ?? err.message}`,
+          `upstream reset: reset reason: ${reason.replace('_', ' ')}, transport failure reason: ${transport ?? err.code ?? err.message}`,
       );
     const policy = this.retry;
     if (policy && retriableReset(policy, reason)) {
@@ -938,10 +1040,13 @@ export class HttpStream {
     }
     setFlag(this.info, reason === 'connection_failure' ? 'UF' : 'UC');
     const retried = this.attempts > 1 ? 'retried and the latest ' : '';
+    const why = reason === 'connection_failure' ? transport : undefined;
     this.localReply(
       503,
-      `upstream connect error or disconnect/reset before headers. ${retried}reset reason: ${reason.replace('_', ' ')}`,
-      `upstream_reset_before_response_started{${reason}}`,
+      `upstream connect error or disconnect/reset before headers. ${retried}reset reason: ${reason.replace('_', ' ')}` +
+        (why !== undefined ? `, transport failure reason: ${why}` : ''),
+      // Envoy writes the details with spaces turned into underscores.
+      `upstream_reset_before_response_started{${reason}${why !== undefined ? `,${why.replace(/\s/g, '_')}` : ''}}`,
     );
   }
 
@@ -1070,6 +1175,17 @@ export class HttpStream {
       responseBytes: info.bytesSent,
     };
     if (peer) o.peer = peer;
+    if (inbound) {
+      const t = this.conn.tls;
+      if (t?.peerCertificate) o.mtls = true;
+      if (t?.peerUriSans[0] !== undefined) o.sourcePrincipal = t.peerUriSans[0];
+      if (t?.localUriSans[0] !== undefined && t.peerCertificate) o.destinationPrincipal = t.localUriSans[0];
+    } else {
+      const peerSan = info.upstreamPeerUriSan?.split(',')[0];
+      const localSan = info.upstreamLocalUriSan?.split(',')[0];
+      if (peerSan !== undefined) o.destinationPrincipal = peerSan;
+      if (localSan !== undefined) o.sourcePrincipal = localSan;
+    }
     if (this.cluster?.istioService) o.service = this.cluster.istioService;
     if (info.authority) o.authority = info.authority;
     const grpcStatus = this.grpc ? grpcStatusOf(info.responseHeaders) : undefined;

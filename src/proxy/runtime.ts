@@ -3,6 +3,7 @@
  * connection pool and load-balancer state, kept across config updates), stats and loggers.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AccessLogger } from './access-log.js';
 import type { CompiledConfig } from './config.js';
 import type { DebugLog } from './debug-log.js';
@@ -12,6 +13,7 @@ import { newLbState } from './lb.js';
 import { OutlierDetector } from './outlier.js';
 import type { PeerInfo } from './peer-metadata.js';
 import type { Stats } from './stats.js';
+import type { SecretStore } from './tls-secrets.js';
 
 /** Envoy's per-host counters and gauges (printed by /clusters). */
 export interface HostStats {
@@ -45,8 +47,10 @@ export function hostStats(c: ClusterRuntime, key: string): HostStats {
 
 export interface ClusterRuntime {
   name: string;
-  /** Keep-alive HTTP/1.1 pool to the cluster's hosts. */
+  /** Keep-alive HTTP/1.1 pool to the cluster's plaintext hosts. */
   agent: http.Agent;
+  /** Keep-alive pool of TLS connections (made on first use): Envoy keeps one pool per transport socket. */
+  tlsAgent?: https.Agent;
   lb: LbState;
   outlier: OutlierDetector;
   /** Per-host stats by `address:port`. */
@@ -65,6 +69,8 @@ export interface Runtime {
   accessLoggers: AccessLogger[];
   clusters: Map<string, ClusterRuntime>;
   nextConnectionId: () => number;
+  /** SDS secrets TLS contexts resolve against. */
+  secrets: SecretStore;
   /** Istio's standard metrics; undefined when turned off. */
   istio?: IstioStats;
   /** This proxy's own workload and its metadata-exchange header values. */
@@ -73,6 +79,28 @@ export interface Runtime {
 
 /** Upstream connections per cluster pool (Envoy's default max_connections); more requests queue. */
 const MAX_SOCKETS = 1024;
+
+// Free sockets are dropped before a typical server keep-alive timeout (Node's is 5 s) to avoid reusing a
+// connection the upstream is closing.
+const POOL_OPTIONS = {
+  keepAlive: true,
+  timeout: 4000,
+  scheduling: 'lifo',
+  maxSockets: MAX_SOCKETS,
+  maxFreeSockets: 256,
+} as const;
+
+/** The cluster's TLS pool. */
+export function tlsAgentOf(c: ClusterRuntime): https.Agent {
+  c.tlsAgent ??= new https.Agent(POOL_OPTIONS);
+  return c.tlsAgent;
+}
+
+/** Closes both pools of a cluster. */
+export function destroyPools(c: ClusterRuntime): void {
+  c.agent.destroy();
+  c.tlsAgent?.destroy();
+}
 
 export function clusterRuntime(rt: Runtime, name: string, statName: string = name): ClusterRuntime {
   let c = rt.clusters.get(name);
@@ -84,15 +112,7 @@ export function clusterRuntime(rt: Runtime, name: string, statName: string = nam
     };
     c = {
       name,
-      // Free sockets are dropped before a typical server keep-alive timeout (Node's is 5 s) to avoid
-      // reusing a connection the upstream is closing.
-      agent: new http.Agent({
-        keepAlive: true,
-        timeout: 4000,
-        scheduling: 'lifo',
-        maxSockets: MAX_SOCKETS,
-        maxFreeSockets: 256,
-      }),
+      agent: new http.Agent(POOL_OPTIONS),
       lb: newLbState(),
       outlier,
       hosts: new Map(),
@@ -108,7 +128,7 @@ export function clusterRuntime(rt: Runtime, name: string, statName: string = nam
 export function releaseCluster(rt: Runtime, c: ClusterRuntime): void {
   c.active = Math.max(0, c.active - 1);
   if (c.retired && c.active === 0) {
-    c.agent.destroy();
+    destroyPools(c);
     if (rt.clusters.get(c.name) === c) rt.clusters.delete(c.name);
   }
 }
@@ -122,7 +142,7 @@ export function retireRemovedClusters(rt: Runtime): void {
     }
     c.retired = true;
     if (c.active === 0) {
-      c.agent.destroy();
+      destroyPools(c);
       rt.clusters.delete(name);
     }
   }

@@ -99,6 +99,13 @@ export interface StreamInfo {
   downstreamLocalAddress: string;
   downstreamRemoteAddress: string;
   requestedServerName?: string;
+  /** The downstream TLS connection: peer and own URI SANs (comma-joined) and the negotiated version. */
+  downstreamPeerUriSan?: string;
+  downstreamLocalUriSan?: string;
+  downstreamTlsVersion?: string;
+  /** The upstream TLS connection's URI SANs (Istio's principals on the source side). */
+  upstreamPeerUriSan?: string;
+  upstreamLocalUriSan?: string;
   routeName?: string;
   attemptCount: number;
 }

@@ -3,7 +3,7 @@
 // configured by the environment the injector sets (the same variables `skiff proxy` reads). It loads only
 // the proxy runtime — not the CLI, the control plane or the analyzers — because every pod of a cold
 // `skiff up` starts at once and module loading is most of a proxy's start-up CPU.
-import { startProxyRuntime } from '../proxy-runtime.js';
+import { proxyCaFromEnv, startProxyRuntime } from '../proxy-runtime.js';
 import type { PodPort } from '../proxy-runtime.js';
 
 const EXIT_USAGE = 64;
@@ -63,6 +63,14 @@ const namespace = env['POD_NAMESPACE'];
 if (!podIP || !podName || !namespace)
   fail('INSTANCE_IP, POD_NAME and POD_NAMESPACE are required', EXIT_USAGE);
 
+function caFromEnv(): ReturnType<typeof proxyCaFromEnv> {
+  try {
+    return proxyCaFromEnv(env);
+  } catch (err) {
+    return fail((err as Error).message, EXIT_USAGE);
+  }
+}
+
 const runtime = await startProxyRuntime({
   type: kind,
   xdsAddress: env['SKIFF_XDS_ADDRESS'] || '127.0.0.1:15010',
@@ -75,6 +83,7 @@ const runtime = await startProxyRuntime({
   podPorts: portsEnv('ISTIO_META_POD_PORTS'),
   appAddress: env['SKIFF_APP_ADDRESS'] || undefined,
   appProbers: env['ISTIO_KUBE_APP_PROBERS'] || undefined,
+  ca: caFromEnv(),
   clusterId: env['ISTIO_META_CLUSTER_ID'] || undefined,
   log: (line) => void process.stdout.write(line),
 }).catch((err: unknown) =>

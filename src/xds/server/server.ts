@@ -232,13 +232,22 @@ export class AdsServer {
     });
   }
 
-  /** Binds `host:port` (port 0 picks a free one); resolves to the bound port. */
-  listen(address: string): Promise<number> {
+  /**
+   * Binds `host:port` (port 0 picks a free one); resolves to the bound port. One server binds istiod's
+   * plaintext 15010 and its TLS 15012 (with the CA service added through `grpc`).
+   */
+  listen(
+    address: string,
+    credentials: ServerCredentials = ServerCredentials.createInsecure(),
+  ): Promise<number> {
     return new Promise((resolve, reject) =>
-      this.grpcServer.bindAsync(address, ServerCredentials.createInsecure(), (err, port) =>
-        err ? reject(err) : resolve(port),
-      ),
+      this.grpcServer.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port))),
     );
+  }
+
+  /** The gRPC server, for services that share its ports (the CA on 15012). */
+  get grpc(): Server {
+    return this.grpcServer;
   }
 
   async close(): Promise<void> {

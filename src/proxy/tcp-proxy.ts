@@ -1,0 +1,211 @@
+/**
+ * envoy.filters.network.tcp_proxy for a filter chain without an HTTP connection manager: one upstream
+ * connection per downstream connection to a host of the chain's cluster (TLS when the endpoint's
+ * transport socket says so, as for HTTP), bytes copied both ways, then one access-log line with
+ * %BYTES_RECEIVED% / %BYTES_SENT% and Istio's TCP metrics. Upstream connect failures close the
+ * downstream connection with UF (UH without a host, NC without the cluster), as Envoy does.
+ */
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import tls from 'node:tls';
+import type { AccessLogger } from './access-log.js';
+import { upstreamTlsFor } from './clusters.js';
+import { peerFromWorkloadMetadata } from './istio-stats.js';
+import { pickHost, trackEnd, trackStart } from './lb.js';
+import type { TcpProxyConfig } from './listeners.js';
+import type { DownstreamConnection } from './router.js';
+import type { Runtime } from './runtime.js';
+import { clusterRuntime, releaseCluster } from './runtime.js';
+import type { StreamInfo } from './stream-info.js';
+import { flagsShort, joinHostPort, newStreamInfo, setFlag } from './stream-info.js';
+import { peerChain, resolveTls, tlsFailureReason, uriSans, verifyPeer } from './tls-context.js';
+
+export function proxyTcp(
+  rt: Runtime,
+  tcp: TcpProxyConfig,
+  downstream: Socket,
+  conn: DownstreamConnection,
+  loggers: readonly AccessLogger[],
+  inbound: boolean,
+): void {
+  const info = newStreamInfo(conn.id, '', conn.localAddress, conn.remoteAddress);
+  info.protocol = '';
+  if (conn.requestedServerName !== undefined) info.requestedServerName = conn.requestedServerName;
+  if (conn.tls) {
+    info.downstreamTlsVersion = conn.tls.version;
+    if (conn.tls.peerUriSans.length > 0) info.downstreamPeerUriSan = conn.tls.peerUriSans.join(',');
+    if (conn.tls.localUriSans.length > 0) info.downstreamLocalUriSan = conn.tls.localUriSans.join(',');
+  }
+  rt.stats.counter(`tcp.${tcp.statPrefix}.downstream_cx_total`).value++;
+  const cluster = rt.config.clusters.get(tcp.cluster);
+  let finished = false;
+  let opened = false;
+  const picked: { workload?: string } = {};
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    info.endMono = performance.now();
+    for (const logger of loggers) {
+      try {
+        logger.sink(logger.format(info));
+      } catch {
+        // a broken sink must not break traffic
+      }
+    }
+    if (rt.istio && opened) recordTcp(rt, info, conn, inbound, cluster?.istioService, picked.workload);
+  };
+  const fail = (flag: 'UF' | 'UH' | 'NC', reason?: string): void => {
+    setFlag(info, flag);
+    if (reason !== undefined) info.upstreamTransportFailureReason = reason;
+    downstream.destroy();
+    finish();
+  };
+  if (!cluster) {
+    fail('NC');
+    return;
+  }
+  info.upstreamCluster = cluster.name;
+  info.upstreamClusterStatName = cluster.statName;
+  const crt = clusterRuntime(rt, cluster.name, cluster.statName);
+  const host = pickHost(cluster.lbPolicy, cluster.hosts, crt.lb);
+  if (!host) {
+    rt.stats.cluster('counter', cluster.statName, 'upstream_cx_none_healthy').value++;
+    fail('UH');
+    return;
+  }
+  info.upstreamHost = host.key;
+  if (host.workload !== undefined) picked.workload = host.workload;
+  crt.active++;
+  trackStart(crt.lb, host);
+  const clusterStat = (stat: string): void => {
+    rt.stats.cluster('counter', cluster.statName, stat).value++;
+  };
+  clusterStat('upstream_cx_total');
+  const active = rt.stats.cluster('gauge', cluster.statName, 'upstream_cx_active');
+  active.value++;
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    active.value--;
+    trackEnd(crt.lb, host);
+    releaseCluster(rt, crt);
+  };
+
+  const tlsConfig = upstreamTlsFor(cluster, host);
+  let up: Socket;
+  let transportReason: string | undefined;
+  if (tlsConfig) {
+    const resolved = resolveTls(tlsConfig, rt.secrets);
+    if ('error' in resolved) {
+      clusterStat('upstream_cx_connect_fail');
+      release();
+      fail('UF', resolved.error);
+      return;
+    }
+    const options: tls.ConnectionOptions = {
+      host: host.address,
+      port: host.port,
+      secureContext: resolved.context,
+      rejectUnauthorized: false,
+      ALPNProtocols: tlsConfig.alpn,
+    };
+    if (tlsConfig.sni !== undefined) options.servername = tlsConfig.sni;
+    const secure = tls.connect(options);
+    secure.once('secureConnect', () => {
+      const chain = peerChain(secure);
+      const failure = verifyPeer(chain, resolved, tlsConfig.sanMatchers);
+      if (failure && (resolved.roots || failure.detail.includes('SAN'))) {
+        transportReason = failure.reason;
+        secure.destroy(new Error(failure.reason));
+        return;
+      }
+      const peer = uriSans(chain[0]);
+      if (peer.length > 0) info.upstreamPeerUriSan = peer.join(',');
+      const local = uriSans(resolved.own);
+      if (local.length > 0) info.upstreamLocalUriSan = local.join(',');
+      connected();
+    });
+    up = secure;
+  } else {
+    up = net.connect({ host: host.address, port: host.port });
+    up.once('connect', () => connected());
+  }
+  const timer = setTimeout(() => {
+    clusterStat('upstream_cx_connect_timeout');
+    up.destroy(new Error('connect timeout'));
+  }, cluster.connectTimeoutMs);
+
+  function connected(): void {
+    clearTimeout(timer);
+    opened = true;
+    info.upstreamLocalAddress = joinHostPort(up.localAddress, up.localPort);
+    downstream.on('data', (chunk: Buffer) => {
+      info.bytesReceived += chunk.length;
+      if (!up.write(chunk)) {
+        downstream.pause();
+        up.once('drain', () => downstream.resume());
+      }
+    });
+    up.on('data', (chunk: Buffer) => {
+      info.bytesSent += chunk.length;
+      if (!downstream.write(chunk)) {
+        up.pause();
+        downstream.once('drain', () => up.resume());
+      }
+    });
+    downstream.on('end', () => up.end());
+    up.on('end', () => downstream.end());
+    downstream.resume();
+  }
+
+  up.on('error', (err: NodeJS.ErrnoException) => {
+    if (opened) return;
+    clearTimeout(timer);
+    clusterStat('upstream_cx_connect_fail');
+    const reason =
+      transportReason ?? (tlsConfig && err.code?.startsWith('ERR_SSL_') ? tlsFailureReason(err) : undefined);
+    release();
+    fail('UF', reason);
+  });
+  up.once('close', () => {
+    clearTimeout(timer);
+    release();
+    if (opened) {
+      downstream.destroySoon();
+      if (downstream.destroyed) finish();
+    }
+  });
+  downstream.once('close', () => {
+    up.destroySoon();
+    if (opened) finish();
+  });
+}
+
+/** Istio's TCP metrics for one finished connection. */
+function recordTcp(
+  rt: Runtime,
+  info: StreamInfo,
+  conn: DownstreamConnection,
+  inbound: boolean,
+  service: Parameters<NonNullable<Runtime['istio']>['recordTcp']>[0]['service'],
+  workload: string | undefined,
+): void {
+  const o: Parameters<NonNullable<Runtime['istio']>['recordTcp']>[0] = {
+    reporter: inbound ? 'destination' : 'source',
+    responseFlags: flagsShort(info.flags) ?? '-',
+    opened: 1,
+    closed: 1,
+    sentBytes: inbound ? info.bytesSent : info.bytesReceived,
+    receivedBytes: inbound ? info.bytesReceived : info.bytesSent,
+  };
+  if (service) o.service = service;
+  const peer = inbound ? undefined : peerFromWorkloadMetadata(workload);
+  if (peer) o.peer = peer;
+  if (inbound && conn.tls?.peerCertificate) {
+    o.mtls = true;
+    if (conn.tls.peerUriSans[0] !== undefined) o.sourcePrincipal = conn.tls.peerUriSans[0];
+    if (conn.tls.localUriSans[0] !== undefined) o.destinationPrincipal = conn.tls.localUriSans[0];
+  }
+  rt.istio?.recordTcp(o);
+}
