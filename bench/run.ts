@@ -12,6 +12,7 @@ import { runGenerationBench } from './generate.js';
 import { runDataplaneBench } from './dataplane.js';
 import { runLabBench } from './lab.js';
 import { runXdsBench } from './xds.js';
+import { runScaleBench } from './scale.js';
 
 /** The goal: 10,000 objects analyzed end to end in under this many milliseconds. */
 const GOAL_MS = 3000;
@@ -94,12 +95,14 @@ const only = process.argv[2];
 if (only === 'xds') for (const line of await runXdsBench()) console.log(line);
 if (only === 'dataplane')
   for (const line of await runDataplaneBench(process.argv.slice(3))) console.log(line);
+if (only === 'scale') for (const line of runScaleBench('docs', (l) => console.error(l))) console.log(line);
 if (only === 'lab') {
   console.log(`# skiff up benchmark\n`);
   for (const line of runLabBench()) console.log(line);
 }
-if (only !== 'generate' && only !== 'xds' && only !== 'dataplane' && only !== 'lab') await main();
-if (only !== 'analyze' && only !== 'xds' && only !== 'dataplane' && only !== 'lab') {
+const others = ['xds', 'dataplane', 'lab', 'scale'];
+if (only !== 'generate' && !others.includes(only ?? '')) await main();
+if (only !== 'analyze' && !others.includes(only ?? '')) {
   const started = performance.now();
   console.log(`\n# skiff generation benchmark\n`);
   for (const line of runGenerationBench()) console.log(line);

@@ -45,6 +45,14 @@ export interface BenchXdsResult {
   fullPush: { pushes: number; convergenceMs: Quantiles; totalMs: number; missing: number };
   pilotCpuSeconds: number;
   pilotPeakRssBytes: number;
+  /**
+   * CPU seconds spent in each phase by the control plane and by the simulated proxies' process: on a
+   * shared machine wall times stretch with other load, CPU time much less.
+   */
+  cpuSeconds: {
+    pilot: { initialSync: number; change: number; fullPush: number };
+    proxies: { initialSync: number; change: number; fullPush: number };
+  };
 }
 
 const NAMESPACE = 'bench';
@@ -100,9 +108,10 @@ class Child {
   private readonly waiting = new Map<string, ((m: Record<string, unknown>) => void)[]>();
   private readonly early: Record<string, unknown>[] = [];
 
-  constructor(file: string, args: string[]) {
+  constructor(file: string, args: string[], execArgv: string[] = []) {
     this.proc = fork(new URL(file, import.meta.url), args, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: [...process.execArgv, ...execArgv],
     });
     this.proc.on('message', (m: Record<string, unknown>) => {
       const list = this.waiting.get(String(m['op']));
@@ -146,6 +155,11 @@ class Child {
   }
 }
 
+/** Extra node flags for a child (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`, for profiling it alone). */
+function nodeArgs(variable: string): string[] {
+  return (process.env[variable] ?? '').split(/\s+/).filter((a) => a !== '');
+}
+
 async function metricsText(port: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 }
@@ -176,17 +190,25 @@ export async function runBenchXds(options: BenchXdsOptions): Promise<BenchXdsRes
     // Service 0 lives in its own file, the one the benchmark changes.
     writeFileSync(join(dir, 'svc-0.yaml'), serviceDocs(0, '10s'));
 
-    pilot = new Child('../pilot/bench-pilot-child.js', [
-      JSON.stringify({ configDir: dir, debounceAfterMs: options.debounceAfterMs }),
-    ]);
+    pilot = new Child(
+      '../pilot/bench-pilot-child.js',
+      [JSON.stringify({ configDir: dir, debounceAfterMs: options.debounceAfterMs })],
+      nodeArgs('SKIFF_BENCH_PILOT_NODE_ARGS'),
+    );
     const ready = await pilot.next('ready');
+    const cpuOf = async (child: Child): Promise<number> => {
+      child.send({ op: 'usage' });
+      return Number((await child.next('usage'))['cpuSeconds']);
+    };
+    const pilotCpu0 = await cpuOf(pilot);
     const grpcAddress = String(ready['grpcAddress']);
     const httpPort = Number(ready['httpPort']);
     const monitoringPort = Number(ready['monitoringPort']);
     log(`pilot up on ${grpcAddress} with ${options.services} services`);
 
-    proxies = new Child('../pilot/bench-proxies-child.js', []);
+    proxies = new Child('../pilot/bench-proxies-child.js', [], nodeArgs('SKIFF_BENCH_PROXIES_NODE_ARGS'));
     await proxies.next('loaded');
+    const proxiesCpu0 = await cpuOf(proxies);
     proxies.send({ op: 'start', target: grpcAddress, count: options.proxies, namespace: NAMESPACE });
     const synced = await proxies.next('ready');
     const initialSyncMs = Number(synced['ms']);
@@ -194,6 +216,8 @@ export async function runBenchXds(options: BenchXdsOptions): Promise<BenchXdsRes
     // Let the last ACKs land before reading the counters.
     await new Promise((r) => setTimeout(r, 500));
     const afterSync = await metricsText(monitoringPort);
+    const pilotCpu1 = await cpuOf(pilot);
+    const proxiesCpu1 = await cpuOf(proxies);
     const configBytes = sumMetric(afterSync, 'pilot_xds_config_size_bytes_sum');
 
     // One VirtualService changes: time from the file write to each proxy applying it.
@@ -203,6 +227,8 @@ export async function runBenchXds(options: BenchXdsOptions): Promise<BenchXdsRes
     const changed = await proxies.next('converged', timeoutMs + 10_000);
     await new Promise((r) => setTimeout(r, 300));
     const afterChange = await metricsText(monitoringPort);
+    const pilotCpu2 = await cpuOf(pilot);
+    const proxiesCpu2 = await cpuOf(proxies);
     const changeLatencies = changed['latenciesMs'] as number[];
     log(`change converged on ${changeLatencies.length}/${options.proxies} proxies`);
 
@@ -213,6 +239,8 @@ export async function runBenchXds(options: BenchXdsOptions): Promise<BenchXdsRes
     const full = await proxies.next('converged', timeoutMs + 10_000);
     await new Promise((r) => setTimeout(r, 300));
     const afterFull = await metricsText(monitoringPort);
+    const pilotCpu3 = await cpuOf(pilot);
+    const proxiesCpu3 = await cpuOf(proxies);
     const fullLatencies = full['latenciesMs'] as number[];
 
     pilot.send({ op: 'usage' });
@@ -236,6 +264,18 @@ export async function runBenchXds(options: BenchXdsOptions): Promise<BenchXdsRes
       },
       pilotCpuSeconds: Number(usage['cpuSeconds']),
       pilotPeakRssBytes: Number(usage['maxRssBytes']),
+      cpuSeconds: {
+        pilot: {
+          initialSync: pilotCpu1 - pilotCpu0,
+          change: pilotCpu2 - pilotCpu1,
+          fullPush: pilotCpu3 - pilotCpu2,
+        },
+        proxies: {
+          initialSync: proxiesCpu1 - proxiesCpu0,
+          change: proxiesCpu2 - proxiesCpu1,
+          fullPush: proxiesCpu3 - proxiesCpu2,
+        },
+      },
     };
   } finally {
     await Promise.allSettled([proxies?.stop(), pilot?.stop()]);
@@ -246,6 +286,9 @@ export async function runBenchXds(options: BenchXdsOptions): Promise<BenchXdsRes
 const ms = (v: number): string =>
   Number.isNaN(v) ? '—' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(0)} ms`;
 
+const cpuText = (c: { initialSync: number; change: number; fullPush: number }): string =>
+  `${c.initialSync.toFixed(2)} / ${c.change.toFixed(2)} / ${c.fullPush.toFixed(2)} s`;
+
 /** The result as the text `skiff bench xds` prints. */
 export function formatBenchXds(r: BenchXdsResult): string[] {
   const q = (x: Quantiles) => `p50 ${ms(x.p50)}, p90 ${ms(x.p90)}, p99 ${ms(x.p99)}, max ${ms(x.max)}`;
@@ -255,6 +298,7 @@ export function formatBenchXds(r: BenchXdsResult): string[] {
     `one VirtualService change: pushes ${r.change.pushes}; convergence (file write → applied) ${q(r.change.convergenceMs)}${r.change.missing > 0 ? `; ${r.change.missing} proxies did not converge` : ''}`,
     `full push (/debug/adsz?push=true): pushes ${r.fullPush.pushes}; all proxies in ${ms(r.fullPush.totalMs)} (${q(r.fullPush.convergenceMs)})${r.fullPush.missing > 0 ? `; ${r.fullPush.missing} proxies incomplete` : ''}`,
     `control plane: CPU ${r.pilotCpuSeconds.toFixed(1)} s, peak RSS ${(r.pilotPeakRssBytes / 1024 / 1024).toFixed(0)} MiB`,
+    `CPU by phase (initial sync / change / full push): control plane ${cpuText(r.cpuSeconds.pilot)}; simulated proxies ${cpuText(r.cpuSeconds.proxies)}`,
   ];
 }
 

@@ -6,6 +6,7 @@
  * - `{op: 'mark', at}` → `{op: 'converged', latenciesMs, missing}`: per proxy, the time from `at` (wall
  *   clock ms, e.g. the moment a file was written) until it applied a response that changed its config;
  * - `{op: 'mark-full', at}`: the same, until it applied a response of every type it watches (a full push);
+ * - `{op: 'usage'}` → `{op: 'usage', cpuSeconds}` (this process's CPU time so far);
  * - `{op: 'exit'}`.
  */
 import { AdsClient, DecodeCache, XDS_TYPE, sidecarNode } from '../xds/index.js';
@@ -14,6 +15,7 @@ import type { AppliedEvent } from '../xds/index.js';
 type Command =
   | { op: 'start'; target: string; count: number; namespace: string }
   | { op: 'mark' | 'mark-full'; at: number; timeoutMs: number }
+  | { op: 'usage' }
   | { op: 'exit' };
 
 const WATCHED = [XDS_TYPE.cluster, XDS_TYPE.endpoint, XDS_TYPE.listener, XDS_TYPE.route];
@@ -89,6 +91,9 @@ process.on('message', (cmd: Command) => {
     void start(cmd.target, cmd.count, cmd.namespace);
   } else if (cmd.op === 'mark' || cmd.op === 'mark-full') {
     measure(cmd.at, cmd.op === 'mark-full', cmd.timeoutMs);
+  } else if (cmd.op === 'usage') {
+    const cpu = process.cpuUsage();
+    send({ op: 'usage', cpuSeconds: (cpu.user + cpu.system) / 1e6 });
   } else if (cmd.op === 'exit') {
     for (const c of clients) c.close();
     process.exit(0);

@@ -73,31 +73,72 @@ function digestOf(raw: Uint8Array): string {
 }
 
 /**
+ * A cheap fingerprint of a resource's bytes for the cache's buckets: FNV-1a over the first 256 bytes (where
+ * every type puts its name, field 1), 64 bytes sampled across the middle and the last 64 bytes. Equal bytes
+ * always give equal fingerprints; different bytes with the same fingerprint are told apart by comparing
+ * them in full (memcmp), which costs far less than hashing or copying them.
+ */
+function fingerprint(raw: Uint8Array): number {
+  const n = raw.length;
+  let h = 0x811c9dc5 ^ n;
+  const mix = (b: number): void => {
+    h = Math.imul(h ^ b, 0x01000193);
+  };
+  const head = Math.min(n, 256);
+  for (let i = 0; i < head; i++) mix(raw[i] as number);
+  if (n > head) {
+    const stride = Math.max(1, Math.floor((n - head) / 64));
+    for (let i = head; i < n; i += stride) mix(raw[i] as number);
+    for (let i = Math.max(head, n - 64); i < n; i++) mix(raw[i] as number);
+  }
+  return h >>> 0;
+}
+
+interface CacheEntry {
+  /** A private copy of the bytes (the received ones are views into the whole response). */
+  bytes: Buffer;
+  resource: Json;
+  digest: string;
+}
+
+/**
  * Decoded resources keyed by their exact bytes, shared by clients in one process (the load generator's
- * simulated proxies receive the same resources): decoding costs ~40 µs per cluster, a lookup ~2 µs.
- * Resources from the cache are shared objects: treat them as read-only.
+ * simulated proxies receive the same resources): decoding costs ~40 µs per cluster, a lookup one
+ * fingerprint of a few hundred bytes and one memcmp. Resources from the cache are shared objects: treat
+ * them as read-only.
  */
 export class DecodeCache {
-  private readonly entries = new Map<string, { resource: Json; digest: string }>();
+  private readonly buckets = new Map<string, CacheEntry[]>();
+  private count = 0;
 
   constructor(private readonly maxEntries = 50_000) {}
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
   decode(typeUrl: string, raw: Uint8Array): { resource: Json; digest: string } {
-    const key = `${typeUrl}\0${Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1')}`;
-    const hit = this.entries.get(key);
-    if (hit) return hit;
-    const decoded = { resource: decodeAny({ type_url: typeUrl, value: raw }), digest: digestOf(raw) };
-    // Oldest first out: Map keeps insertion order.
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
+    const view = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    const key = `${typeUrl}\0${raw.byteLength}\0${fingerprint(raw)}`;
+    const bucket = this.buckets.get(key);
+    if (bucket) for (const e of bucket) if (e.bytes.equals(view)) return e;
+    const entry: CacheEntry = {
+      bytes: Buffer.from(view),
+      resource: decodeAny({ type_url: typeUrl, value: raw }),
+      digest: digestOf(raw),
+    };
+    // Oldest bucket first out: Map keeps insertion order.
+    while (this.count >= this.maxEntries && this.buckets.size > 0) {
+      const oldest = this.buckets.entries().next();
+      if (oldest.done) break;
+      this.buckets.delete(oldest.value[0]);
+      this.count -= oldest.value[1].length;
     }
-    this.entries.set(key, decoded);
-    return decoded;
+    const list = this.buckets.get(key);
+    if (list) list.push(entry);
+    else this.buckets.set(key, [entry]);
+    this.count++;
+    return entry;
   }
 }
 

@@ -59,6 +59,9 @@ export interface ApplyOptions {
   warmListeners: boolean;
 }
 
+/** References per resource object, per kind of reference (`eds`, `rds`, `sds-ads`, `sds-all`). */
+const referenceMemo = new Map<string, WeakMap<Json, readonly string[]>>();
+
 export class ResourceState {
   private readonly stores = new Map<string, TypeStore>();
   private nextToken = 1;
@@ -84,7 +87,7 @@ export class ResourceState {
 
   /** EDS names the clusters (active and warming) need, sorted. */
   endpointNames(): string[] {
-    return this.referenced(TYPE.Cluster, (c) => {
+    return this.referenced(TYPE.Cluster, 'eds', (c) => {
       const name = edsServiceName(c);
       return name === undefined ? [] : [name];
     });
@@ -92,21 +95,36 @@ export class ResourceState {
 
   /** RDS names the listeners (active and warming) need, sorted. */
   routeNames(): string[] {
-    return this.referenced(TYPE.Listener, listenerRouteNames);
+    return this.referenced(TYPE.Listener, 'rds', listenerRouteNames);
   }
 
   /** SDS names the clusters and listeners need (those fetched over ADS), sorted. */
   secretNames(source: SecretSource): string[] {
     const refs = (r: Json): string[] => secretNames(r, source);
-    const names = new Set([...this.referenced(TYPE.Cluster, refs), ...this.referenced(TYPE.Listener, refs)]);
+    const key = `sds-${source}`;
+    const names = new Set([
+      ...this.referenced(TYPE.Cluster, key, refs),
+      ...this.referenced(TYPE.Listener, key, refs),
+    ]);
     return [...names].sort();
   }
 
-  private referenced(typeUrl: string, refs: (resource: Json) => string[]): string[] {
+  /**
+   * The names resources of a type refer to. Every response recomputes them over all resources, so each
+   * resource's references are remembered per kind of reference (resources are never changed once decoded).
+   */
+  private referenced(typeUrl: string, kind: string, refs: (resource: Json) => string[]): string[] {
     const s = this.store(typeUrl);
+    let memo = referenceMemo.get(kind);
+    if (!memo) referenceMemo.set(kind, (memo = new WeakMap()));
     const names = new Set<string>();
-    for (const e of [...s.active.values(), ...s.warming.values()])
-      for (const n of refs(e.resource)) names.add(n);
+    const add = (resource: Json): void => {
+      let found = memo.get(resource);
+      if (!found) memo.set(resource, (found = refs(resource)));
+      for (const n of found) names.add(n);
+    };
+    for (const e of s.active.values()) add(e.resource);
+    for (const e of s.warming.values()) add(e.resource);
     return [...names].sort();
   }
 

@@ -83,8 +83,15 @@ export function selectSidecar(push: PushContext, proxy: Proxy): Resource | undef
   return all.find((r) => r.metadata.namespace === root && selectorOf(r) === undefined);
 }
 
-/** Parses `ns/host` egress entries; `.` means the Sidecar's own namespace. */
-export function parseEgressHosts(sidecar: Resource | undefined): EgressHost[] {
+/**
+ * Parses `ns/host` egress entries; `.` means the namespace the scope is built for: the Sidecar's own, or,
+ * for the root namespace's default Sidecar, each proxy's namespace (Istio 1.17's ConvertToSidecarScope is
+ * called with the proxy's namespace as configNamespace for the root config).
+ */
+export function parseEgressHosts(
+  sidecar: Resource | undefined,
+  configNamespace: string = sidecar?.metadata.namespace ?? '',
+): EgressHost[] {
   if (!sidecar) return [{ namespace: '*', host: '*' }];
   const spec: unknown = typedSpec(sidecar, KIND.Sidecar);
   const egress = isRecord(spec) && Array.isArray(spec['egress']) ? spec['egress'] : [];
@@ -95,7 +102,7 @@ export function parseEgressHosts(sidecar: Resource | undefined): EgressHost[] {
       const slash = entry.indexOf('/');
       if (slash < 0) continue;
       let namespace = entry.slice(0, slash);
-      if (namespace === '.') namespace = sidecar.metadata.namespace ?? '';
+      if (namespace === '.') namespace = configNamespace;
       out.push({ namespace, host: entry.slice(slash + 1) });
     }
   }
@@ -155,7 +162,7 @@ export function sidecarScopeFor(push: PushContext, proxy: Proxy): SidecarScope {
 }
 
 function computeScope(push: PushContext, namespace: string, sidecar: Resource | undefined): SidecarScope {
-  const egressHosts = parseEgressHosts(sidecar);
+  const egressHosts = parseEgressHosts(sidecar, namespace);
   const defaultExportTo = strings(push.snapshot.mesh['defaultServiceExportTo']);
   const exportDefault = defaultExportTo.length > 0 ? defaultExportTo : ['*'];
   const chosen = new Map<string, Service>();

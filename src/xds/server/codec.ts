@@ -168,6 +168,79 @@ export function encodeAnyMessage(typeUrl: string, value: Uint8Array): Uint8Array
   return protobuf.Writer.create().uint32(10).string(typeUrl).uint32(18).bytes(value).finish();
 }
 
+/**
+ * A protobuf message written straight into one buffer of its exact size: responses are mostly
+ * pre-encoded `Any` bytes, copied once here (protobufjs' Writer would copy them twice, and the
+ * `Buffer.from` of its result a third time).
+ */
+class MessageBuilder {
+  private readonly ops: ((buf: Buffer, at: number) => number)[] = [];
+  size = 0;
+
+  varint(n: number): this {
+    this.size += varintSize(n);
+    this.ops.push((buf, at) => writeVarint(buf, at, n));
+    return this;
+  }
+
+  /** Field `field` as a length-delimited UTF-8 string. */
+  string(field: number, text: string): this {
+    const len = Buffer.byteLength(text);
+    this.varint((field << 3) | 2).varint(len);
+    this.size += len;
+    this.ops.push((buf, at) => at + buf.write(text, at, len, 'utf8'));
+    return this;
+  }
+
+  /** Field `field` as length-delimited bytes. */
+  bytes(field: number, value: Uint8Array): this {
+    this.varint((field << 3) | 2).varint(value.length);
+    this.size += value.length;
+    this.ops.push((buf, at) => {
+      buf.set(value, at);
+      return at + value.length;
+    });
+    return this;
+  }
+
+  /** Field `field` as an embedded message. */
+  message(field: number, inner: MessageBuilder): this {
+    this.varint((field << 3) | 2).varint(inner.size);
+    this.size += inner.size;
+    this.ops.push((buf, at) => inner.writeTo(buf, at));
+    return this;
+  }
+
+  writeTo(buf: Buffer, at: number): number {
+    let offset = at;
+    for (const op of this.ops) offset = op(buf, offset);
+    return offset;
+  }
+
+  finish(): Buffer {
+    const buf = Buffer.allocUnsafe(this.size);
+    this.writeTo(buf, 0);
+    return buf;
+  }
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  for (let v = n >>> 7; v !== 0; v >>>= 7) size++;
+  return size;
+}
+
+function writeVarint(buf: Buffer, at: number, n: number): number {
+  let offset = at;
+  let v = n >>> 0;
+  while (v > 127) {
+    buf[offset++] = (v & 127) | 128;
+    v >>>= 7;
+  }
+  buf[offset++] = v;
+  return offset;
+}
+
 /** DiscoveryResponse{version_info=1, resources=2, type_url=4, nonce=5, control_plane=6{identifier=1}}. */
 export function encodeSotwResponse(r: {
   versionInfo: string;
@@ -176,13 +249,13 @@ export function encodeSotwResponse(r: {
   resources: readonly EncodedResource[];
   controlPlane?: string;
 }): Buffer {
-  const w = protobuf.Writer.create();
-  if (r.versionInfo) w.uint32(10).string(r.versionInfo);
-  for (const res of r.resources) w.uint32(18).bytes(res.anyBytes);
-  w.uint32(34).string(r.typeUrl);
-  w.uint32(42).string(r.nonce);
-  if (r.controlPlane) w.uint32(50).fork().uint32(10).string(r.controlPlane).ldelim();
-  return Buffer.from(w.finish());
+  const m = new MessageBuilder();
+  if (r.versionInfo) m.string(1, r.versionInfo);
+  for (const res of r.resources) m.bytes(2, res.anyBytes);
+  m.string(4, r.typeUrl);
+  m.string(5, r.nonce);
+  if (r.controlPlane) m.message(6, new MessageBuilder().string(1, r.controlPlane));
+  return m.finish();
 }
 
 /**
@@ -197,20 +270,16 @@ export function encodeDeltaResponse(r: {
   removed: readonly string[];
   controlPlane?: string;
 }): Buffer {
-  const w = protobuf.Writer.create();
-  if (r.systemVersionInfo) w.uint32(10).string(r.systemVersionInfo);
+  const m = new MessageBuilder();
+  if (r.systemVersionInfo) m.string(1, r.systemVersionInfo);
   for (const res of r.resources) {
-    w.uint32(18).fork();
-    w.uint32(10).string(res.hash);
-    w.uint32(18).bytes(res.anyBytes);
-    w.uint32(26).string(res.name);
-    w.ldelim();
+    m.message(2, new MessageBuilder().string(1, res.hash).bytes(2, res.anyBytes).string(3, res.name));
   }
-  w.uint32(34).string(r.typeUrl);
-  w.uint32(42).string(r.nonce);
-  for (const name of r.removed) w.uint32(50).string(name);
-  if (r.controlPlane) w.uint32(58).fork().uint32(10).string(r.controlPlane).ldelim();
-  return Buffer.from(w.finish());
+  m.string(4, r.typeUrl);
+  m.string(5, r.nonce);
+  for (const name of r.removed) m.string(6, name);
+  if (r.controlPlane) m.message(7, new MessageBuilder().string(1, r.controlPlane));
+  return m.finish();
 }
 
 function encodePlain(type: Type, value: unknown): Buffer {
