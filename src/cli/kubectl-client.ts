@@ -193,3 +193,19 @@ export async function fetchSnapshot(
   }
   return new ConfigSnapshot(resources, mesh);
 }
+
+/**
+ * kubectl's failure output for an API or connection error (`Error from server ...` as the server said it,
+ * `error: ...` for the rest) and its exit code; anything else is rethrown.
+ */
+export function kubectlFailure(err: unknown, io: { stderr(text: string): void }): number {
+  if (err instanceof ApiError) {
+    io.stderr(`${err.message}\n`);
+    return EXIT.unknown;
+  }
+  if (err instanceof CliError && err.exitCode === EXIT.unknown) {
+    io.stderr(`error: ${err.message}\n`);
+    return EXIT.unknown;
+  }
+  throw err;
+}

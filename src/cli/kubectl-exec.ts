@@ -16,7 +16,7 @@ import type { Command } from 'commander';
 import { CliError, EXIT, usageError } from './errors.js';
 import type { CommandIO } from './io.js';
 import type { KubeObject } from './kubectl-client.js';
-import { ApiError, apiRequest, objectPath, resolveKind, resolveServer } from './kubectl-client.js';
+import { kubectlFailure, apiRequest, objectPath, resolveKind, resolveServer } from './kubectl-client.js';
 import { serverOption } from './kubectl-get.js';
 import type { Json } from './kubectl-pod-target.js';
 import {
@@ -182,18 +182,6 @@ export function labEnv(pod: KubeObject, container: Json): Record<string, string>
   return env;
 }
 
-function failure(err: unknown, io: CommandIO): number {
-  if (err instanceof ApiError) {
-    io.stderr(`${err.message}\n`);
-    return EXIT.unknown;
-  }
-  if (err instanceof CliError && err.exitCode === EXIT.unknown) {
-    io.stderr(`error: ${err.message}\n`);
-    return EXIT.unknown;
-  }
-  throw err;
-}
-
 export async function execCommand(
   target: string,
   command: string[],
@@ -218,7 +206,7 @@ export async function execCommand(
         EXIT.unknown,
       );
   } catch (err) {
-    return failure(err, io);
+    return kubectlFailure(err, io);
   }
   const env: NodeJS.ProcessEnv = {
     ...io.env,

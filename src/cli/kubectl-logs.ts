@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { CliError, EXIT, usageError } from './errors.js';
 import type { CommandIO } from './io.js';
 import type { KubeObject } from './kubectl-client.js';
-import { ApiError, resolveServer } from './kubectl-client.js';
+import { kubectlFailure, resolveServer } from './kubectl-client.js';
 import { serverOption } from './kubectl-get.js';
 import {
   containerNames,
@@ -179,15 +179,7 @@ export async function logsCommand(
       sources = pods.flatMap((p) => sourcesFor(p, flags, stateDir, io, false));
     }
   } catch (err) {
-    if (err instanceof ApiError) {
-      io.stderr(`${err.message}\n`);
-      return EXIT.unknown;
-    }
-    if (err instanceof CliError && err.exitCode === EXIT.unknown) {
-      io.stderr(`error: ${err.message}\n`);
-      return EXIT.unknown;
-    }
-    throw err;
+    return kubectlFailure(err, io);
   }
 
   const followed: { src: LogSource; offset: number; ino: number; prefix: string }[] = [];

@@ -8,6 +8,7 @@ import {
 } from '../pilot/index.js';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
+import { untilSignal } from './signals.js';
 
 export interface PilotFlags {
   configDir?: string;
@@ -33,20 +34,6 @@ function setting<T>(parse: () => T): T {
 }
 
 /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
-function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const stop = (signal: string) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      resolve(signal);
-    };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  });
-}
-
 /** `skiff pilot`: runs the control plane over a directory of manifests until interrupted. */
 export async function pilotCommand(flags: PilotFlags, io: CommandIO): Promise<number> {
   if (!flags.configDir) throw new CliError('--config-dir is required', EXIT.usage);

@@ -15,7 +15,14 @@ import type { Server, Socket } from 'node:net';
 import { CliError, EXIT, usageError } from './errors.js';
 import type { CommandIO } from './io.js';
 import type { KubeObject } from './kubectl-client.js';
-import { ApiError, apiRequest, objectPath, resolveKind, resolveServer } from './kubectl-client.js';
+import {
+  ApiError,
+  kubectlFailure,
+  apiRequest,
+  objectPath,
+  resolveKind,
+  resolveServer,
+} from './kubectl-client.js';
 import { OUTBOUND_PORT, SIDECAR_PORTS, appAddress } from './kubectl-exec.js';
 import { serverOption } from './kubectl-get.js';
 import {
@@ -28,6 +35,7 @@ import {
   podsBySelector,
   resolvePod,
 } from './kubectl-pod-target.js';
+import { untilSignal } from './signals.js';
 
 export interface PortForwardFlags {
   namespace?: string;
@@ -179,18 +187,6 @@ function listen(
   });
 }
 
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
-
 function hostText(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
@@ -200,7 +196,7 @@ export async function portForwardCommand(
   specs: string[],
   flags: PortForwardFlags,
   io: CommandIO,
-  stop: Promise<void> = untilSignal(),
+  stop: Promise<unknown> = untilSignal(),
 ): Promise<number> {
   if (specs.length === 0) throw usageError('TYPE/NAME and list of ports are required for port-forward');
   const namespace = flags.namespace ?? 'default';
@@ -250,15 +246,7 @@ export async function portForwardCommand(
       }
     }
   } catch (err) {
-    if (err instanceof ApiError) {
-      io.stderr(`${err.message}\n`);
-      return EXIT.unknown;
-    }
-    if (err instanceof CliError && err.exitCode === EXIT.unknown) {
-      io.stderr(`error: ${err.message}\n`);
-      return EXIT.unknown;
-    }
-    throw err;
+    return kubectlFailure(err, io);
   }
   const addresses = (flags.address ?? 'localhost')
     .split(',')

@@ -3,6 +3,7 @@ import { proxyCaFromEnv, startProxyRuntime } from '../lab/index.js';
 import type { PodPort } from '../lab/index.js';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
+import { untilSignal } from './signals.js';
 
 export interface ProxyProcessFlags {
   xdsAddress?: string;
@@ -44,19 +45,6 @@ function isPortList(v: unknown): v is PodPort[] {
         typeof (p as Record<string, unknown>)['containerPort'] === 'number',
     )
   );
-}
-
-/** Resolves when the process is asked to stop. */
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
 
 /**

@@ -20,6 +20,7 @@ import { parseGoDuration } from '../pilot/index.js';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
 import { tabulate } from './tabwriter.js';
+import { untilSignal } from './signals.js';
 
 export interface UpFlags {
   example?: string;
@@ -114,18 +115,6 @@ async function summary(state: LabState): Promise<string> {
   if ((state.published ?? []).some((p) => p.port === 30000 && !p.error))
     lines.push('', 'Try: curl -H "Host: catalog.istioinaction.io" http://127.0.0.1:30000/items');
   return lines.join('\n') + '\n';
-}
-
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
 
 async function upForeground(stateDir: string, flags: UpFlags, io: CommandIO): Promise<number> {
