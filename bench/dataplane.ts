@@ -29,6 +29,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProxySnapshot } from '../src/proxy/index.js';
 import { createProxy, ISTIO_TEXT_FORMAT } from '../src/proxy/index.js';
+import type { MtlsMaterial } from './dataplane-mtls.js';
+import {
+  benchIdentity,
+  issueBenchCertificates,
+  mtlsComparisonLines,
+  mtlsSecrets,
+  withMtls,
+} from './dataplane-mtls.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const ROLE_ENV = 'SKIFF_DATAPLANE_ROLE';
@@ -361,6 +369,8 @@ async function appChild(): Promise<void> {
 interface SkiffArgs {
   config: SidecarConfig;
   workload: string;
+  /** mTLS between the pair (bench/dataplane-mtls.ts): this sidecar's certificate and the peer's name. */
+  mtls?: { material: MtlsMaterial; serverWorkload: string };
 }
 
 async function skiffChild(): Promise<void> {
@@ -368,7 +378,11 @@ async function skiffChild(): Promise<void> {
   serve({
     start: async (raw) => {
       const a = raw as SkiffArgs;
-      engine = await createProxy(sidecarSnapshot(a.config), {
+      const plain = sidecarSnapshot(a.config);
+      const snapshot = a.mtls
+        ? withMtls(plain, { host: SERVICE, port: PORT, serverSan: benchIdentity(a.mtls.serverWorkload) })
+        : plain;
+      engine = await createProxy(snapshot, {
         bind: () => ({ address: '127.0.0.1', port: 0 }),
         peer: {
           name: `${a.workload}-7d9f8b6c5d-x2x4q`,
@@ -381,6 +395,7 @@ async function skiffChild(): Promise<void> {
           nodeId: `sidecar~127.0.0.1~${a.workload}-7d9f8b6c5d-x2x4q.bench~bench.svc.cluster.local`,
         },
       });
+      if (a.mtls) engine.updateSecrets(mtlsSecrets(a.mtls.material));
       return {
         outbound: engine.address(OUTBOUND_LISTENER)?.port,
         inbound: engine.address(INBOUND_LISTENER)?.port,
@@ -391,13 +406,25 @@ async function skiffChild(): Promise<void> {
       let downstream = 0;
       let upstreamCx = 0;
       let downstreamCx = 0;
+      let tlsHandshakes = 0;
+      let mutualTls = 0;
       for (const c of engine?.stats.counters.values() ?? []) {
         if (c.name.startsWith('istiocustom.istio_requests_total.')) istio += c.value;
+        if (c.name.startsWith('istiocustom.istio_requests_total.') && c.name.includes('=mutual_tls'))
+          mutualTls += c.value;
+        if (c.name.endsWith('.ssl.handshake')) tlsHandshakes += c.value;
         if (/^http\..*\.downstream_rq_completed$/.test(c.name)) downstream += c.value;
         if (/^cluster\..*\.upstream_cx_total$/.test(c.name)) upstreamCx += c.value;
         if (/^listener\..*\.downstream_cx_total$/.test(c.name)) downstreamCx += c.value;
       }
-      return { istioRequests: istio, downstreamCompleted: downstream, upstreamCx, downstreamCx };
+      return {
+        istioRequests: istio,
+        downstreamCompleted: downstream,
+        upstreamCx,
+        downstreamCx,
+        tlsHandshakes,
+        mutualTls,
+      };
     },
   });
 }
@@ -688,7 +715,9 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
   const peerIn = new Child('peer inbound', 'peer');
   const peerOut = new Child('peer outbound', 'peer');
   const load = new Child('load generator', 'load');
-  const children = [app, skiffIn, skiffOut, peerIn, peerOut, load];
+  const tlsIn = new Child('skiff mTLS inbound sidecar', 'skiff', profArgs);
+  const tlsOut = new Child('skiff mTLS outbound sidecar', 'skiff', profArgs);
+  const children = [app, skiffIn, skiffOut, peerIn, peerOut, load, tlsIn, tlsOut];
   try {
     const appPort = await app.call<number>('port');
     const local = (port: number) => ({ address: '127.0.0.1', port });
@@ -702,6 +731,25 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
       config: { upstream: local(inbound.inbound), app: local(1), accessLogPath: logOut },
       workload: 'sleep',
     } satisfies SkiffArgs);
+    const certs = await issueBenchCertificates(['app', 'sleep']);
+    const mtlsIn = await tlsIn.call<{ inbound: number }>('start', {
+      config: {
+        upstream: local(1),
+        app: local(appPort),
+        accessLogPath: join(dir, 'mtls-inbound-access.log'),
+      },
+      workload: 'app',
+      mtls: { material: certs.get('app')!, serverWorkload: 'app' },
+    } satisfies SkiffArgs);
+    const mtlsOut = await tlsOut.call<{ outbound: number }>('start', {
+      config: {
+        upstream: local(mtlsIn.inbound),
+        app: local(1),
+        accessLogPath: join(dir, 'mtls-outbound-access.log'),
+      },
+      workload: 'sleep',
+      mtls: { material: certs.get('sleep')!, serverWorkload: 'app' },
+    } satisfies SkiffArgs);
     const peerInPort = (await peerIn.call<{ port: number }>('start', { port: appPort })).port;
     const peerOutPort = (await peerOut.call<{ port: number }>('start', { port: peerInPort })).port;
 
@@ -709,11 +757,20 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
     const direct = await measurePath('direct', appPort, [], app, load, o, log);
     const skiff = await measurePath('skiff', outbound.outbound, [skiffOut, skiffIn], app, load, o, log);
     const peer = await measurePath('peer', peerOutPort, [peerOut, peerIn], app, load, o, log);
+    const mtls = await measurePath('skiff mTLS', mtlsOut.outbound, [tlsOut, tlsIn], app, load, o, log);
     const load2 = loadavg()[0] ?? 0;
 
-    type ProxyStats = { istioRequests: number; upstreamCx: number; downstreamCx: number };
+    type ProxyStats = {
+      istioRequests: number;
+      upstreamCx: number;
+      downstreamCx: number;
+      tlsHandshakes: number;
+      mutualTls: number;
+    };
     const statsOut = await skiffOut.call<ProxyStats>('stats');
     const statsIn = await skiffIn.call<ProxyStats>('stats');
+    const mtlsStatsOut = await tlsOut.call<ProxyStats>('stats');
+    const mtlsStatsIn = await tlsIn.call<ProxyStats>('stats');
     const logLines = (p: string): number => {
       try {
         return readFileSync(p, 'latin1').split('\n').length - 1;
@@ -730,7 +787,7 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
       `| path | rps (fixed) | p50 | p90 | p99 | p99.9 | added p50 | added p90 | added p99 | errors | max rps | CPU / 1k rps per proxy (fixed) | CPU / 1k rps per proxy (at max) |`,
       `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
     );
-    const rows = [direct, skiff, peer];
+    const rows = [direct, skiff, mtls, peer];
     for (const r of rows) {
       const rps = r.fixed.sent / (r.fixed.windowMs / 1000);
       const added = (q: 'p50' | 'p90' | 'p99'): string =>
@@ -771,6 +828,14 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
       `| max rps (${o.connections} connections) | ${fRps(skiff.max.rps)} | ${fRps(peer.max.rps)} | ${fRps(direct.max.rps)} | ${ratio(skiff.max.rps, direct.max.rps)} | ${ratio(skiff.max.rps, peer.max.rps)} | above peer: ${verdict(skiff.max.rps > peer.max.rps)} |`,
       `| vCPU / 1k rps, worst proxy (fixed rate) | ${f2(worst(skiff.cpuFixed))} | ${f2(worst(peer.cpuFixed))} | — | — | ${ratio(worst(skiff.cpuFixed), worst(peer.cpuFixed))} | ≤ ${GOALS.cpuPer1000}: ${verdict(worst(skiff.cpuFixed) <= GOALS.cpuPer1000)} |`,
       `| vCPU / 1k rps, worst proxy (at max) | ${f2(worst(skiff.cpuMax))} | ${f2(worst(peer.cpuMax))} | — | — | ${ratio(worst(skiff.cpuMax), worst(peer.cpuMax))} | |`,
+    );
+    lines.push(
+      '',
+      ...mtlsComparisonLines(direct, skiff, mtls, o.rate, o.connections, {
+        handshakesOut: mtlsStatsOut.tlsHandshakes,
+        handshakesIn: mtlsStatsIn.tlsHandshakes,
+        mutualTlsRequestsIn: mtlsStatsIn.mutualTls,
+      }),
     );
     const ahead =
       (['p50', 'p90', 'p99'] as const).every((q) => add(skiff, q) < add(peer, q)) &&

@@ -90,21 +90,25 @@ async function main(): Promise<void> {
   }
 }
 
-/** `node dist/bench/run.js [analyze|generate]`: one part only; both by default. */
+/**
+ * `node dist/bench/run.js [analyze|generate|xds|dataplane|lab|scale]`: one part; every part, one after the
+ * other, without an argument (`npm run bench`).
+ */
 const only = process.argv[2];
-if (only === 'xds') for (const line of await runXdsBench()) console.log(line);
-if (only === 'dataplane')
-  for (const line of await runDataplaneBench(process.argv.slice(3))) console.log(line);
-if (only === 'scale') for (const line of runScaleBench('docs', (l) => console.error(l))) console.log(line);
-if (only === 'lab') {
-  console.log(`# skiff up benchmark\n`);
-  for (const line of runLabBench()) console.log(line);
-}
-const others = ['xds', 'dataplane', 'lab', 'scale'];
-if (only !== 'generate' && !others.includes(only ?? '')) await main();
-if (only !== 'analyze' && !others.includes(only ?? '')) {
+const all = only === undefined;
+if (all || only === 'analyze') await main();
+if (all || only === 'generate') {
   const started = performance.now();
   console.log(`\n# skiff generation benchmark\n`);
   for (const line of runGenerationBench()) console.log(line);
   console.log(`\nGeneration bench took ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 }
+if (all || only === 'xds') for (const line of await runXdsBench()) console.log(line);
+if (all || only === 'dataplane')
+  for (const line of await runDataplaneBench(all ? [] : process.argv.slice(3))) console.log(line);
+if (all || only === 'lab') {
+  console.log(`# skiff up benchmark\n`);
+  for (const line of runLabBench()) console.log(line);
+}
+if (all || only === 'scale')
+  for (const line of runScaleBench('docs', (l) => console.error(l))) console.log(line);
