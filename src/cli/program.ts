@@ -52,6 +52,52 @@ export function normalizeBooleanFlags(argv: readonly string[]): string[] {
   });
 }
 
+/**
+ * The value of a namespace flag at `argv[i]` and how many words it takes (`-n X`, `-nX`, `-n=X`,
+ * `--namespace X`, `--namespace=X`, as pflag reads them); undefined when `argv[i]` is not one.
+ */
+function namespaceFlagAt(argv: readonly string[], i: number): { value: string; words: number } | undefined {
+  const arg = argv[i] ?? '';
+  const next = argv[i + 1];
+  if (arg === '-n' || arg === '--namespace')
+    return next === undefined ? undefined : { value: next, words: 2 };
+  if (arg.startsWith('--namespace=')) return { value: arg.slice('--namespace='.length), words: 1 };
+  if (arg.startsWith('-n=')) return { value: arg.slice(3), words: 1 };
+  if (/^-n[^-]/.test(arg)) return { value: arg.slice(2), words: 1 };
+  return undefined;
+}
+
+function takesNamespace(cmd: Command): boolean {
+  return cmd.options.some((o) => o.short === '-n' || o.long === '--namespace');
+}
+
+/**
+ * kubectl and istioctl take `-n/--namespace` before the subcommand (`skiff -n istio-system port-forward
+ * deploy/istiod 8080`); commander only knows it as an option of each subcommand. Leading namespace
+ * flags move to just after the subcommand path when that command has `-n`, so a `-n` the user also
+ * wrote later still wins, as pflag's last-one-wins. Anything else is left as it was (commander then
+ * reports the flag it does not know).
+ */
+export function hoistGlobalNamespace(argv: readonly string[], program: Command): string[] {
+  const flags: string[] = [];
+  let i = 0;
+  for (let flag = namespaceFlagAt(argv, i); flag; flag = namespaceFlagAt(argv, i)) {
+    flags.push(flag.value);
+    i += flag.words;
+  }
+  if (flags.length === 0) return [...argv];
+  let cmd = program;
+  let end = i;
+  for (; end < argv.length; end++) {
+    const word = argv[end];
+    const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word ?? ''));
+    if (!sub) break;
+    cmd = sub;
+  }
+  if (cmd === program || !takesNamespace(cmd)) return [...argv];
+  return [...argv.slice(i, end), ...flags.flatMap((ns) => ['-n', ns]), ...argv.slice(end)];
+}
+
 function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
   const program = new Command('skiff')
     .description('skiff: an Istio-compatible service mesh and its troubleshooting tools')
@@ -123,7 +169,6 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
   registerBenchXds(bench, io, setExit);
   registerBenchControlplane(bench, io, setExit);
   const experimental = registerExperimental(program, io, setExit);
-  void experimental;
   registerAuthz(experimental, io, setExit);
   registerMetrics(experimental, io, setExit);
   registerTop(program, io, setExit);
@@ -143,7 +188,7 @@ export async function runCli(args: readonly string[], io: CommandIO): Promise<nu
   let exitCode: number = EXIT.ok;
   const program = buildProgram(io, (code) => (exitCode = code));
   try {
-    await program.parseAsync(normalizeBooleanFlags(args), { from: 'user' });
+    await program.parseAsync(normalizeBooleanFlags(hoistGlobalNamespace(args, program)), { from: 'user' });
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -4,7 +4,7 @@
  */
 import { dumpError } from './configdump-common.js';
 import type { AdminAddress } from './proxy-config-admin.js';
-import { adminFetch } from './proxy-config-admin.js';
+import { DEFAULT_ADMIN_PORT, adminFetch, adminRequest } from './proxy-config-admin.js';
 
 /** Envoy's levels by istioctl's names (`warning`, not `warn`). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off'] as const;
@@ -48,7 +48,43 @@ export function plannedLogLevels(flags: LogFlags, loggers: string): [string, str
   return all === undefined ? rest : [[ALL_LOGGERS, all], ...rest];
 }
 
-/** Runs `proxy-config log` against one admin address; returns istioctl's `<name>:\n<reply>` text. */
+/**
+ * The `<pod>.<namespace>` an Istio proxy's xDS node id names (`sidecar~10.1.2.3~<pod>.<ns>~<ns>.svc.cluster.local`,
+ * `router~...` for gateways); undefined for anything else.
+ */
+export function podFromNodeId(id: unknown): string | undefined {
+  if (typeof id !== 'string') return undefined;
+  const parts = id.split('~');
+  const name = parts.length === 4 ? parts[2] : undefined;
+  return name && /^[^.\s]+\.[^.\s]+$/.test(name) ? name : undefined;
+}
+
+/**
+ * The name istioctl heads the reply with: the pod's (`istio-ingressgateway-6bb8fb6549-2mlk2.istio-system`,
+ * also for `deploy/istio-ingressgateway`, which istioctl resolves to its pods). A pod's Envoy (its admin
+ * port 15000, where the lab reaches a pod) says which pod it is in `/server_info`; other addresses, and
+ * proxies that do not say, keep `label`.
+ */
+async function headerName(address: AdminAddress, label: string): Promise<string> {
+  if (label === address.authority || address.port !== DEFAULT_ADMIN_PORT) return label;
+  try {
+    const res = await adminRequest(address, 'GET', 'server_info');
+    if (res.status !== 200) return label;
+    const info: unknown = JSON.parse(res.body);
+    const node =
+      typeof info === 'object' && info !== null ? (info as Record<string, unknown>)['node'] : undefined;
+    const id =
+      typeof node === 'object' && node !== null ? (node as Record<string, unknown>)['id'] : undefined;
+    return podFromNodeId(id) ?? label;
+  } catch {
+    return label;
+  }
+}
+
+/**
+ * Runs `proxy-config log` against one admin address; returns istioctl's `<pod>.<namespace>:\n<reply>` text
+ * (`label` names the target as given; the proxy's own pod name replaces it when the proxy reports one).
+ */
 export async function runProxyLog(address: AdminAddress, label: string, flags: LogFlags): Promise<string> {
   if (flags.reset && flags.level) throw dumpError('--level cannot be combined with --reset');
   const loggers = await adminFetch(address, 'POST', 'logging');
@@ -56,5 +92,5 @@ export async function runProxyLog(address: AdminAddress, label: string, flags: L
   for (const [logger, level] of plannedLogLevels(flags, loggers)) {
     reply = await adminFetch(address, 'POST', `logging?${logger}=${level}`);
   }
-  return `${label}:\n${reply}`;
+  return `${await headerName(address, label)}:\n${reply}`;
 }

@@ -6,11 +6,11 @@
  * inbound listeners on podIP:<port>, passthrough for application ports without one, and the 15001 front.
  */
 import { readFileSync } from 'node:fs';
-import type { AdminServer, Agent, ProxyEngine } from '../proxy/index.js';
+import type { AdminServer, Agent, DebugReply, ProxyEngine } from '../proxy/index.js';
 import { compileSnapshot, ProxyEngine as Engine, startAdmin, startAgent } from '../proxy/index.js';
 import { WorkloadCertManager, spiffeUri } from '../security/index.js';
 import type { AdsSnapshot, ValidatedResource, XdsNode } from '../xds/index.js';
-import { AdsClient, TYPE, routerNode, sidecarNode } from '../xds/index.js';
+import { AdsClient, TYPE, debugResponseText, routerNode, sidecarNode } from '../xds/index.js';
 import { podAppAddress, podOutboundAddress } from './addresses.js';
 import type { CapturePlan, CaptureTarget, ReceivedConfig } from './capture.js';
 import { planCapture } from './capture.js';
@@ -159,6 +159,24 @@ export function withResponse(
     default:
       return current;
   }
+}
+
+/**
+ * pilot-agent's 15004 tap: `/debug/<type>[?resourceName=<name>]` becomes a request for
+ * `istio.io/debug/<type>` on the proxy's own ADS stream; the answer is relayed as indented JSON, no answer
+ * within 5 s is a bare 504, and no connection a 503 saying so (the agent's text).
+ */
+export function relayDebugRequest(
+  client: AdsClient,
+): (path: string, query: URLSearchParams) => Promise<DebugReply> {
+  return async (path, query) => {
+    const resourceName = query.get('resourceName') ?? '';
+    const response = await client.debugRequest(`istio.io${path}`, {
+      resourceNames: resourceName === '' ? [] : [resourceName],
+    });
+    if (!response) return { status: 504, body: '' };
+    return { status: 200, body: debugResponseText(response), type: 'application/json' };
+  };
 }
 
 export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<ProxyRuntime> {
@@ -324,6 +342,8 @@ export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<Prox
         debug: { host: opts.podIP, port: 15004 },
         appProbers: opts.appProbers,
         appHost: target.appAddress ?? opts.podIP,
+        debugHandler: relayDebugRequest(client),
+        initialized: firstConfig,
       });
     }
     if (target.type === 'sidecar') {

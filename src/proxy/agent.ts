@@ -10,12 +10,18 @@
  *   provides.
  *
  * Readiness follows Istio 1.17's probe: ready once CDS and LDS have each been applied and the proxy is LIVE.
+ *
+ * 15020 and 15004 are pilot-agent's Go servers, so their responses carry Go net/http's headers in its order
+ * and spelling (`Date`, `Content-Length`, a sniffed `Content-Type` last) and no `Connection` header;
+ * 15021 and 15090 stand in for Envoy's listeners and keep the plain Node form.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { AppProbe } from './app-probes.js';
 import { parseAppProbers, runAppProbe } from './app-probes.js';
 import type { ProxyEngine } from './engine.js';
+import { observe } from './stats.js';
 
 export interface AgentBind {
   host: string;
@@ -25,6 +31,7 @@ export interface AgentBind {
 export interface DebugReply {
   status: number;
   body: string;
+  /** The Content-Type the handler sets; without it a body is sniffed as Go does (`text/plain`). */
   type?: string;
 }
 
@@ -43,6 +50,11 @@ export interface AgentOptions {
   debugHandler?: (path: string, query: URLSearchParams) => Promise<DebugReply>;
   /** Extra agent metrics in Prometheus text (e.g. the xDS client's counters). */
   agentMetrics?: () => string;
+  /**
+   * Settles when the first config is applied: Envoy's `server.initialization_time_ms` then records the
+   * time since the process started.
+   */
+  initialized?: Promise<void>;
 }
 
 const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -54,10 +66,46 @@ interface Served {
 
 type Route = (req: http.IncomingMessage, res: http.ServerResponse, path: string, q: URLSearchParams) => void;
 
+/** The plain Node reply of the servers standing in for Envoy's listeners (15021, 15090). */
 function send(res: http.ServerResponse, status: number, body = '', type = 'text/plain; charset=utf-8'): void {
   if (res.headersSent) return;
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** Go's net/http buffers this much of a body before it gives up on Content-Length and chunks. */
+const GO_BUFFER_BEFORE_CHUNKING = 2048;
+
+/**
+ * A reply as Go's net/http writes it: the headers the handler set (sorted, canonical case), then `Date`,
+ * `Content-Length` (or `Transfer-Encoding: chunked` for a body over 2 KiB) and, for a body whose handler
+ * set no type, the sniffed `Content-Type`; no `Connection` header on HTTP/1.1 keep-alive.
+ */
+function goSend(res: http.ServerResponse, status: number, body = '', set: [string, string][] = []): void {
+  if (res.headersSent) return;
+  const size = Buffer.byteLength(body);
+  const chunked = size > GO_BUFFER_BEFORE_CHUNKING;
+  const handlerSet = [...set].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const raw: string[] = handlerSet.flat();
+  raw.push('Date', new Date().toUTCString());
+  if (!chunked) raw.push('Content-Length', String(size));
+  if (size > 0 && !handlerSet.some(([k]) => k === 'Content-Type')) {
+    raw.push('Content-Type', 'text/plain; charset=utf-8');
+  }
+  if (chunked) raw.push('Transfer-Encoding', 'chunked');
+  res.sendDate = false;
+  // Node writes `Connection: keep-alive` unless told the header is removed; Go writes none.
+  res.removeHeader('Connection');
+  res.writeHead(status, raw);
+  res.end(body);
+}
+
+/** Go's http.Error (and the mux's 404): a typed text body with nosniff. */
+function goError(res: http.ServerResponse, status: number, message: string): void {
+  goSend(res, status, `${message}\n`, [
+    ['Content-Type', 'text/plain; charset=utf-8'],
+    ['X-Content-Type-Options', 'nosniff'],
+  ]);
 }
 
 export class Agent {
@@ -72,6 +120,17 @@ export class Agent {
     private readonly opts: AgentOptions = {},
   ) {
     this.probes = parseAppProbers(opts.appProbers);
+    void opts.initialized?.then(
+      () => this.recordInitialization(),
+      () => undefined,
+    );
+  }
+
+  /** Envoy's `server.initialization_time_ms`: from process start to the first config applied. */
+  private recordInitialization(): void {
+    const name = 'server.initialization_time_ms';
+    const h = this.engine.stats.histogram(name, name);
+    if (h.count === 0) observe(h, Math.max(0, Math.round(Date.now() - performance.timeOrigin)));
   }
 
   /**
@@ -97,11 +156,11 @@ export class Agent {
 
   async start(): Promise<void> {
     const ready: Route = (_req, res) => send(res, this.readiness() === undefined ? 200 : 503);
-    await this.serve('status', this.opts.status ?? { host: '0.0.0.0', port: 15020 }, (req, res, path, q) => {
-      if (path === '/healthz/ready') ready(req, res, path, q);
+    await this.serve('status', this.opts.status ?? { host: '0.0.0.0', port: 15020 }, (req, res, path) => {
+      if (path === '/healthz/ready') goSend(res, this.readiness() === undefined ? 200 : 503);
       else if (path === '/stats/prometheus') void this.mergedMetrics(res);
       else if (path.startsWith('/app-health/')) void this.appHealth(req, res, path);
-      else send(res, 404, '404 page not found\n');
+      else goError(res, 404, '404 page not found');
     });
     await this.serve(
       'readiness',
@@ -155,7 +214,8 @@ export class Agent {
       try {
         route(req, res, path, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
       } catch {
-        send(res, 500);
+        if (name === 'status' || name === 'debug') goSend(res, 500);
+        else send(res, 500);
       }
     });
     await new Promise<void>((resolve, reject) => {
@@ -172,7 +232,7 @@ export class Agent {
   private async appHealth(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
     const probe = this.probes.get(path);
     if (!probe) {
-      send(res, 400, `app prober config does not exists for ${path}`);
+      goSend(res, 400, `app prober config does not exists for ${path}`);
       return;
     }
     const ua = req.headers['user-agent'];
@@ -181,7 +241,7 @@ export class Agent {
       this.opts.appHost ?? '127.0.0.1',
       typeof ua === 'string' ? ua : undefined,
     );
-    send(res, status);
+    goSend(res, status);
   }
 
   /** Fetches the app's metrics; an app that cannot be scraped contributes nothing. */
@@ -231,24 +291,25 @@ export class Agent {
     const proxy = this.engine.stats.renderPrometheus();
     let app = await this.scrapeApp();
     if (app !== '' && !app.endsWith('\n')) app += '\n';
-    send(res, 200, proxy + app + this.agentMetrics(), PROM_TYPE);
+    goSend(res, 200, proxy + app + this.agentMetrics(), [['Content-Type', PROM_TYPE]]);
   }
 
+  /** pilot-agent's tap: `/debug/<type>` asks the control plane for `istio.io/debug/<type>`. */
   private async debug(res: http.ServerResponse, path: string, q: URLSearchParams): Promise<void> {
-    if (!path.startsWith('/debug/')) {
-      send(res, 404, '404 page not found\n');
+    if (path !== '/debug' && !path.startsWith('/debug/')) {
+      goError(res, 404, '404 page not found');
       return;
     }
     const handler = this.opts.debugHandler;
     if (!handler) {
-      send(res, 503, 'no connection to the control plane\n');
+      goSend(res, 503, 'proxy not connected to Istiod\n');
       return;
     }
     try {
       const reply = await handler(path, q);
-      send(res, reply.status, reply.body, reply.type ?? 'application/json');
+      goSend(res, reply.status, reply.body, reply.type ? [['Content-Type', reply.type]] : []);
     } catch (err) {
-      send(res, 503, `${(err as Error).message}\n`);
+      goSend(res, 503, `${err instanceof Error ? err.message : String(err)}\n`);
     }
   }
 }

@@ -30,6 +30,7 @@ import {
   isStateOfTheWorldComplete,
   rdsInitialFetchTimeoutMs,
 } from './resources.js';
+import { isDebugTypeUrl } from './debug.js';
 import { ADS_STREAM_METHOD, adsCodecs, structFromPlain } from './service.js';
 import type { DiscoveryRequestMessage, DiscoveryResponseMessage, NodeMessage, RpcStatus } from './service.js';
 import { ResourceState } from './state.js';
@@ -161,6 +162,20 @@ interface Stream {
 }
 
 const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15_000;
+/** How long pilot-agent waits for istiod to answer a debug request. */
+const DEBUG_TIMEOUT_MS = 5_000;
+
+export interface DebugRequestOptions {
+  /** `resource_names` of the request (pilot-agent sends its `resourceName` query parameter). */
+  resourceNames?: string[];
+  /** How long to wait for the answer; default 5 s. */
+  timeoutMs?: number;
+}
+
+interface PendingDebug {
+  typeUrl: string;
+  settle: (response: DiscoveryResponseMessage | undefined) => void;
+}
 
 function wallClockMs(): number {
   return performance.timeOrigin + performance.now();
@@ -206,6 +221,9 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   private cdsAnswered = false;
   private ldsAnswered = false;
   private isReady = false;
+  /** The debug request waiting for its answer (one at a time), and the queue of those after it. */
+  private pendingDebug: PendingDebug | undefined;
+  private debugQueue: Promise<unknown> = Promise.resolve();
 
   constructor(options: AdsClientOptions) {
     super();
@@ -265,6 +283,54 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       stream.client.close();
     }
     this.isConnected = false;
+    this.pendingDebug?.settle(undefined);
+  }
+
+  /**
+   * Asks the control plane for one of Istio's debug types (`istio.io/debug/syncz`) on this client's ADS
+   * stream, as pilot-agent's tap does for its 15004 port: requests go one at a time and each is answered
+   * by the next response of its type, which is neither applied nor ACKed. Resolves undefined when no
+   * answer comes in time; rejects when the stream is not connected.
+   */
+  debugRequest(
+    typeUrl: string,
+    opts: DebugRequestOptions = {},
+  ): Promise<DiscoveryResponseMessage | undefined> {
+    const timeoutMs = opts.timeoutMs ?? DEBUG_TIMEOUT_MS;
+    const run = (): Promise<DiscoveryResponseMessage | undefined> => {
+      const stream = this.stream;
+      if (!stream || !this.isConnected || this.closed) {
+        return Promise.reject(new Error('proxy not connected to Istiod'));
+      }
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => pending.settle(undefined), timeoutMs);
+        const pending: PendingDebug = {
+          typeUrl,
+          settle: (response) => {
+            clearTimeout(timer);
+            if (this.pendingDebug === pending) this.pendingDebug = undefined;
+            resolve(response);
+          },
+        };
+        this.pendingDebug = pending;
+        const message: DiscoveryRequestMessage = {
+          type_url: typeUrl,
+          resource_names: [...(opts.resourceNames ?? [])],
+        };
+        if (!stream.nodeSent) {
+          message.node = this.node;
+          stream.nodeSent = true;
+        }
+        try {
+          stream.call.write(message);
+        } catch {
+          pending.settle(undefined);
+        }
+      });
+    };
+    const result = this.debugQueue.then(run, run);
+    this.debugQueue = result.catch(() => undefined);
+    return result;
   }
 
   get connected(): boolean {
@@ -457,6 +523,12 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   private onResponse(message: DiscoveryResponseMessage): void {
     const receivedAt = wallClockMs();
     const typeUrl = message.type_url ?? '';
+    if (isDebugTypeUrl(typeUrl)) {
+      // The answer to a debug request (pilot-agent's tap): handed over, never applied or ACKed.
+      const pending = this.pendingDebug;
+      if (pending?.typeUrl === typeUrl) pending.settle(message);
+      return;
+    }
     const sub = this.subs.get(typeUrl);
     // Envoy ignores responses of types it does not watch.
     if (!sub?.active) return;

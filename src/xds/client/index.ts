@@ -5,11 +5,13 @@ export type {
   AdsClientOptions,
   AdsSnapshot,
   AppliedEvent,
+  DebugRequestOptions,
   RejectedEvent,
   ValidatedResource,
   XdsNode,
 } from './client.js';
 export { Backoff } from './backoff.js';
+export { debugResponseText, discoveryResponseJson, isDebugTypeUrl } from './debug.js';
 export type { BackoffOptions } from './backoff.js';
 export { defaultProxyConfig, istioNode, routerNode, serviceCluster, sidecarNode } from './node.js';
 export type { IstioNodeOptions } from './node.js';

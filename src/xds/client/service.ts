@@ -44,6 +44,7 @@ export interface DiscoveryResponseMessage {
   resources?: AnyMessage[];
   type_url?: string;
   nonce?: string;
+  control_plane?: { identifier?: string };
 }
 
 export interface StructMessage {
