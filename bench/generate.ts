@@ -166,13 +166,16 @@ metadata: { name: ${APP_NAMESPACE}, labels: { istio-injection: enabled } }`,
 export interface ConfigSize {
   resources: number;
   /** Sum of the encoded `Any.value` bytes, per xDS type (Istio's `kb/msg` counts the same bytes). */
-  bytes: Record<keyof ProxyResources, number>;
+  bytes: Record<ResourceList, number>;
   total: number;
   /** The config dump (with bootstrap and EDS) as Envoy's admin prints it: what the book's sizes measure. */
   dumpJsonBytes: number;
 }
 
-const TYPE_URLS: Record<keyof ProxyResources, string> = {
+/** The resource lists of ProxyResources (not the sidecar's hidden `shared` hint). */
+type ResourceList = Exclude<keyof ProxyResources, 'shared'>;
+
+const TYPE_URLS: Record<ResourceList, string> = {
   clusters: TYPE.Cluster,
   endpoints: TYPE.ClusterLoadAssignment,
   listeners: TYPE.Listener,
@@ -183,7 +186,7 @@ const TYPE_URLS: Record<keyof ProxyResources, string> = {
 export function encodedSize(proxy: Proxy, resources: ProxyResources): ConfigSize {
   const bytes = { clusters: 0, endpoints: 0, listeners: 0, routes: 0, secrets: 0 };
   let count = 0;
-  for (const key of Object.keys(TYPE_URLS) as (keyof ProxyResources)[]) {
+  for (const key of Object.keys(TYPE_URLS) as ResourceList[]) {
     for (const r of resources[key]) {
       bytes[key] += encodeAny(TYPE_URLS[key], r).value.length;
       count++;
@@ -306,7 +309,7 @@ function proxyFor(w: Workload): Proxy {
 
 function encodeAll(resources: ProxyResources): number {
   let n = 0;
-  for (const key of Object.keys(TYPE_URLS) as (keyof ProxyResources)[]) {
+  for (const key of Object.keys(TYPE_URLS) as ResourceList[]) {
     for (const r of resources[key]) n += encodeAny(TYPE_URLS[key], r).value.length;
   }
   return n;

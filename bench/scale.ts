@@ -106,7 +106,7 @@ function proxiesOf(count: number): Proxy[] {
   return out;
 }
 
-const TYPES: [string, keyof ProxyResources][] = [
+const TYPES: [string, Exclude<keyof ProxyResources, 'shared'>][] = [
   [XDS_TYPE.cluster, 'clusters'],
   [XDS_TYPE.endpoint, 'endpoints'],
   [XDS_TYPE.listener, 'listeners'],

@@ -312,7 +312,7 @@ test('snake_case resources use only proto field names (checked against the Envoy
   const sidecar = sleepProxy().resources;
   const gateway = proxyNamed('ingress-0', 'router').resources;
   assert.ok(gateway.routes.length > 0 && gateway.listeners.length > 0);
-  const merged = (k: keyof ProxyResources) => [...sidecar[k], ...gateway[k]];
+  const merged = (k: Exclude<keyof ProxyResources, 'shared'>) => [...sidecar[k], ...gateway[k]];
   const resources: ProxyResources = {
     clusters: merged('clusters'),
     endpoints: merged('endpoints'),

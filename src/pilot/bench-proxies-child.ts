@@ -22,12 +22,28 @@ const WATCHED = [XDS_TYPE.cluster, XDS_TYPE.endpoint, XDS_TYPE.listener, XDS_TYP
 
 const clients: AdsClient[] = [];
 
+/**
+ * Envoy's HTTP/2 windows for the xDS cluster (256 MiB per stream and per connection, its defaults),
+ * instead of grpc-js's 64 KiB: with the default a 500 KiB response needs ~9 WINDOW_UPDATE round trips
+ * through the (busy) event loops of both processes. `SKIFF_BENCH_PROXY_WINDOW` overrides it (bytes; 0 keeps
+ * grpc-js's default), for comparing the two.
+ */
+const ENVOY_WINDOW_BYTES = 256 * 1024 * 1024;
+
+function windowBytes(): number {
+  const text = process.env['SKIFF_BENCH_PROXY_WINDOW'];
+  const n = text === undefined || text === '' ? ENVOY_WINDOW_BYTES : Number(text);
+  return Number.isFinite(n) && n >= 0 ? Math.min(n, 2 ** 31 - 1) : ENVOY_WINDOW_BYTES;
+}
+
 function send(message: unknown): void {
   process.send?.(message);
 }
 
 async function start(target: string, count: number, namespace: string): Promise<void> {
   const cache = new DecodeCache();
+  const window = windowBytes();
+  const channelOptions = window > 0 ? { 'grpc-node.flow_control_window': window } : {};
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
     clients.push(
@@ -40,6 +56,7 @@ async function start(target: string, count: number, namespace: string): Promise<
         }),
         decodeCache: cache,
         initialFetchTimeoutMs: 0,
+        channelOptions,
       }),
     );
   }

@@ -41,6 +41,22 @@ export interface ProxyResources {
   routes: Json[];
   /** SDS secrets the listeners and clusters name. */
   secrets: Json[];
+  /**
+   * For sidecars: the outbound half shared with every sidecar of the same outbound key, per type. Each
+   * array's elements are, the same objects in the same order, the first elements of the type's list above,
+   * so the control plane can encode and compare them once per push for all those sidecars. Not
+   * enumerable: JSON output and deep comparisons see only the five lists.
+   */
+  readonly shared?: SharedOutboundParts;
+}
+
+/** The shared leading part of each type's list (see `ProxyResources.shared`). */
+export interface SharedOutboundParts {
+  readonly clusters: readonly Json[];
+  readonly endpoints: readonly Json[];
+  readonly listeners: readonly Json[];
+  /** Absent when the proxy's routes are not the shared ones (an inbound listener fetches one over RDS). */
+  readonly routes?: readonly Json[];
 }
 
 export function generateProxyResources(push: PushContext, proxy: Proxy): ProxyResources {
@@ -115,13 +131,21 @@ function generateSidecarResources(push: PushContext, proxy: Proxy): ProxyResourc
       if (extra.length > 0) routes = buildSidecarRouteConfigs(push, proxy, rdsRouteNames(listeners));
     }
   }
-  return {
+  const resources: ProxyResources = {
     clusters: [...outbound.clusters, ...inboundClusters],
     endpoints,
     listeners,
     routes: [...routes],
     secrets: buildSecrets(push, proxy),
   };
+  const shared: SharedOutboundParts = {
+    clusters: outbound.clusters,
+    endpoints: outbound.endpoints,
+    listeners: outbound.listeners,
+    ...(routes === outbound.routes ? { routes: outbound.routes } : {}),
+  };
+  Object.defineProperty(resources, 'shared', { value: shared, enumerable: false });
+  return resources;
 }
 
 function buildSidecarOutbound(push: PushContext, proxy: Proxy): SidecarOutbound {

@@ -27,6 +27,15 @@ export interface WatchState {
   sent: Map<string, string>;
   /** Answer the next request even if it looks like an ACK (EDS after a CDS re-subscription). */
   alwaysRespond: boolean;
+  /**
+   * SotW CDS/LDS: the signature of the shared part of the last whole-set response, kept while `sent` holds
+   * exactly that response (one entry per resource), so "unchanged" needs no walk over the shared part.
+   */
+  sentPrefixSignature?: string;
+  /** SotW EDS/RDS: `sent` holds every (name, hash) of the desired list with this signature. */
+  sentListSignature?: string;
+  /** The signature of `names` (SotW replaces the set on every request, so identity tells it is current). */
+  namesKey?: { names: Set<string>; signature: string };
 }
 
 export function newWatch(typeUrl: string): WatchState {

@@ -14,7 +14,7 @@ import { Server, ServerCredentials, status as grpcStatus } from '@grpc/grpc-js';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { ConfigSnapshot } from '../../model/index.js';
 import { ProxyNodeError, buildPushContext, generateProxyResources, proxyFromNode } from '../index.js';
-import type { Proxy, ProxyResources, PushContext } from '../index.js';
+import type { Json, Proxy, ProxyResources, PushContext } from '../index.js';
 import { adsServerDefinition, encodeDeltaResponse, encodeSotwResponse } from './codec.js';
 import type { DeltaRequest, EncodedResource, SotwRequest, RequestNode } from './codec.js';
 import { Connection, newWatch, watchStatus } from './connection.js';
@@ -28,6 +28,8 @@ import { PushQueue } from './push-queue.js';
 import { parseConfigKey, proxyNeedsPush, triggerReason } from './push-scope.js';
 import { ResourceCache, resourceName } from './resource-cache.js';
 import { SendBudget } from './send-budget.js';
+import { listSignature, namesSignature } from './shared-parts.js';
+import type { Desired, EncodedPart } from './shared-parts.js';
 import {
   XDS_TYPE,
   byteCount,
@@ -39,6 +41,14 @@ import {
 } from './types.js';
 
 export type ProxyGenerator = (push: PushContext, proxy: Proxy) => ProxyResources;
+
+/** The encoded forms of one shared part: all of it, and per SotW subscription (named types). */
+interface SharedPartEncodings {
+  /** null: some resource did not encode, so connections take the per-resource path (and log it). */
+  all?: EncodedPart | null;
+  byName?: Map<string, EncodedResource>;
+  bySubscription: Map<string, EncodedPart>;
+}
 
 /** One push on its way to connections (istiod's PushRequest, 1.17 shape). */
 export interface PushRequest {
@@ -191,6 +201,8 @@ export class AdsServer {
   private readonly queue: PushQueue<Connection, PushRequest>;
   private readonly debouncer: Debouncer<DebouncedUpdate>;
   private readonly synthesized = new Map<string, object>();
+  /** Encoded shared parts (`ProxyResources.shared`), per part object and type; parts live for one push. */
+  private readonly sharedParts = new WeakMap<readonly object[], Map<string, SharedPartEncodings>>();
   private readonly controlPlane: string;
   private readonly podId: string;
   private currentPush: PushContext;
@@ -468,8 +480,9 @@ export class AdsServer {
       if (!req.full && typeUrl !== XDS_TYPE.endpoint) continue;
       const w = con.watches.get(typeUrl);
       if (!w || con.closed) continue;
-      const desired = this.desiredResources(con, w, req.push);
-      if (!desired) continue;
+      const wanted = this.desiredResources(con, w, req.push);
+      if (!wanted) continue;
+      const desired = wanted.resources;
       const force =
         req.forced ||
         (typeUrl === XDS_TYPE.endpoint && cdsSent) ||
@@ -479,14 +492,19 @@ export class AdsServer {
         let toSend: EncodedResource[];
         if (isWildcardType(typeUrl)) {
           // LDS/CDS responses carry the whole set, so any difference resends all of it.
-          const unchanged = w.nonceSent !== '' && sameContent(w.sent, desired);
+          const unchanged = !force && w.nonceSent !== '' && sameAsSent(w, wanted);
           toSend = desired;
           sent = force || !unchanged;
+          if (sent) await this.sendSotw(con, w, toSend, req.push.version, false, t0, wanted.prefix);
         } else {
-          toSend = force ? desired : desired.filter((r) => w.sent.get(r.name) !== r.hash);
+          // A list whose signature matches what the proxy holds is passed over without a walk.
+          const held = wanted.prefix !== undefined && w.sentListSignature === wanted.prefix.signature;
+          toSend = force ? desired : held ? [] : desired.filter((r) => w.sent.get(r.name) !== r.hash);
           sent = toSend.length > 0;
+          if (sent) await this.sendSotw(con, w, toSend, req.push.version, false, t0);
+          // Whatever was not sent was already held: the proxy now holds every resource of the list.
+          w.sentListSignature = wanted.prefix?.signature;
         }
-        if (sent) await this.sendSotw(con, w, toSend, req.push.version, false, t0);
       } else {
         const toSend = force ? desired : desired.filter((r) => w.sent.get(r.name) !== r.hash);
         const names = new Set(desired.map((r) => r.name));
@@ -673,6 +691,8 @@ export class AdsServer {
     this.log.debug('ads', `ADS:${stype}: RESOURCE CHANGE added ${added.join(',')} ${con.id}`);
     // Forget what the client dropped, so a later re-subscription is answered.
     for (const name of [...w.sent.keys()]) if (!w.wildcard && !w.names.has(name)) w.sent.delete(name);
+    w.sentPrefixSignature = undefined;
+    w.sentListSignature = undefined;
     if (isWildcardType(typeUrl) || (w.wildcard && !wasWildcard)) {
       await this.answerSotw(con, w, undefined);
     } else if (added.length > 0) {
@@ -707,8 +727,16 @@ export class AdsServer {
       );
       return;
     }
-    const resources = only ? desired.filter((r) => only.has(r.name)) : desired;
-    await this.sendSotw(con, w, resources, push.version, true, performance.now());
+    const resources = only ? desired.resources.filter((r) => only.has(r.name)) : desired.resources;
+    await this.sendSotw(
+      con,
+      w,
+      resources,
+      push.version,
+      true,
+      performance.now(),
+      only ? undefined : desired.prefix,
+    );
   }
 
   private async sendSotw(
@@ -718,6 +746,8 @@ export class AdsServer {
     version: string,
     isRequest: boolean,
     t0: number,
+    /** The shared part `resources` start with, when they are a watch's whole desired list. */
+    prefix?: EncodedPart,
   ): Promise<void> {
     const budget = encodedBytes(resources);
     await this.sendBudget.acquire(budget);
@@ -736,6 +766,12 @@ export class AdsServer {
     }
     if (isWildcardType(w.typeUrl)) w.sent.clear();
     for (const r of resources) w.sent.set(r.name, r.hash);
+    if (isWildcardType(w.typeUrl)) {
+      // Valid only while `sent` is exactly this response (a repeated name would make it smaller).
+      w.sentPrefixSignature = prefix && w.sent.size === resources.length ? prefix.signature : undefined;
+    } else {
+      w.sentListSignature = prefix?.signature;
+    }
   }
 
   // ---- Delta ----
@@ -793,7 +829,7 @@ export class AdsServer {
     if (w.wildcard === false) for (const name of dropped) w.sent.delete(name);
     if (!isNew && added.length === 0 && !(w.wildcard && dropped.length > 0)) return;
     const push = this.currentPush;
-    const desired = this.desiredResources(con, w, push);
+    const desired = this.desiredResources(con, w, push)?.resources;
     if (!desired) return;
     const byName = new Map(desired.map((r) => [r.name, r]));
     let toSend: EncodedResource[];
@@ -950,7 +986,7 @@ export class AdsServer {
    * (named); undefined for types without a generator. Requested EDS/RDS names the config does not have get
    * an empty ClusterLoadAssignment / RouteConfiguration, as istiod sends, so Envoy never waits on them.
    */
-  private desiredResources(con: Connection, w: WatchState, push: PushContext): EncodedResource[] | undefined {
+  private desiredResources(con: Connection, w: WatchState, push: PushContext): Desired | undefined {
     const key = RESOURCE_KEY[w.typeUrl];
     if (!key) return undefined;
     let generated: ProxyResources;
@@ -961,6 +997,8 @@ export class AdsServer {
       throw err;
     }
     const list = Array.isArray(generated[key]) ? generated[key] : [];
+    const fast = this.desiredFromShared(con, w, generated, key, list);
+    if (fast) return fast;
     const out: EncodedResource[] = [];
     const encode = (json: object): EncodedResource | undefined => {
       try {
@@ -979,7 +1017,7 @@ export class AdsServer {
         const r = typeof json === 'object' && json !== null ? encode(json) : undefined;
         if (r) out.push(r);
       }
-      return out;
+      return { resources: out };
     }
     const byName = new Map<string, EncodedResource>();
     for (const json of list) {
@@ -991,6 +1029,92 @@ export class AdsServer {
     for (const name of w.names) {
       const found = byName.get(name) ?? this.emptyResource(w.typeUrl, name, encode);
       if (found) out.push(found);
+    }
+    return { resources: out };
+  }
+
+  /**
+   * The desired list built from the generator's shared part (`ProxyResources.shared`), encoded once per
+   * push for every proxy that shares it: wildcard types get the shared part followed by the proxy's own
+   * resources, SotW named types (EDS, RDS) their subscription when the proxy has nothing of its own.
+   * Undefined when the slow path must run (no shared part, or one of its resources does not encode).
+   * Yields exactly what the per-resource path below yields.
+   */
+  private desiredFromShared(
+    con: Connection,
+    w: WatchState,
+    generated: ProxyResources,
+    key: keyof ProxyResources,
+    list: readonly unknown[],
+  ): Desired | undefined {
+    const shared = key === 'secrets' || key === 'shared' ? undefined : generated.shared?.[key];
+    const n = shared?.length ?? 0;
+    if (!shared || n === 0 || list.length < n || list[0] !== shared[0] || list[n - 1] !== shared[n - 1]) {
+      return undefined;
+    }
+    let byType = this.sharedParts.get(shared);
+    if (!byType) this.sharedParts.set(shared, (byType = new Map()));
+    let enc = byType.get(w.typeUrl);
+    if (!enc) byType.set(w.typeUrl, (enc = { bySubscription: new Map() }));
+    if (enc.all === undefined) enc.all = this.encodePart(w.typeUrl, shared);
+    const all = enc.all;
+    if (!all) return undefined;
+    if (w.wildcard) {
+      this.cache.hits += all.resources.length;
+      if (list.length === n) return { resources: all.resources, prefix: all };
+      const own = this.encodeOwn(w.typeUrl, list.slice(n));
+      return own ? { resources: [...all.resources, ...own], prefix: all } : undefined;
+    }
+    if (con.kind !== 'sotw' || list.length !== n) return undefined;
+    if (w.namesKey?.names !== w.names) {
+      w.namesKey = { names: w.names, signature: namesSignature(w.names) };
+    }
+    let part = enc.bySubscription.get(w.namesKey.signature);
+    if (!part) {
+      if (!enc.byName) {
+        enc.byName = new Map();
+        for (const r of all.resources) enc.byName.set(r.name, r);
+      }
+      const resources: EncodedResource[] = [];
+      try {
+        for (const name of w.names) {
+          const found =
+            enc.byName.get(name) ??
+            this.emptyResource(w.typeUrl, name, (json) => this.cache.encode(w.typeUrl, json));
+          if (found) resources.push(found);
+        }
+      } catch {
+        return undefined;
+      }
+      part = { resources, signature: listSignature(resources) };
+      enc.bySubscription.set(w.namesKey.signature, part);
+    }
+    this.cache.hits += part.resources.length;
+    return { resources: part.resources, prefix: part };
+  }
+
+  /** Every resource of a shared part encoded, or null when one does not encode. */
+  private encodePart(typeUrl: string, shared: readonly Json[]): EncodedPart | null {
+    const resources: EncodedResource[] = [];
+    try {
+      for (const json of shared) {
+        if (typeof json !== 'object' || json === null) return null;
+        resources.push(this.cache.encode(typeUrl, json));
+      }
+    } catch {
+      return null;
+    }
+    return { resources, signature: listSignature(resources) };
+  }
+
+  /** The proxy's own resources of a wildcard type, or undefined when one does not encode (slow path). */
+  private encodeOwn(typeUrl: string, own: readonly unknown[]): EncodedResource[] | undefined {
+    const out: EncodedResource[] = [];
+    try {
+      for (const json of own)
+        if (typeof json === 'object' && json !== null) out.push(this.cache.encode(typeUrl, json));
+    } catch {
+      return undefined;
     }
     return out;
   }
@@ -1044,6 +1168,21 @@ function encodedBytes(resources: readonly EncodedResource[]): number {
   let n = 256;
   for (const r of resources) n += r.anyBytes.length + r.name.length + 32;
   return n;
+}
+
+/**
+ * Whether a CDS/LDS watch holds exactly `d`: with the same shared part as the last response, only the
+ * proxy's own resources are compared.
+ */
+function sameAsSent(w: WatchState, d: Desired): boolean {
+  const p = d.prefix;
+  if (!p || w.sentPrefixSignature !== p.signature) return sameContent(w.sent, d.resources);
+  if (w.sent.size !== d.resources.length) return false;
+  for (let i = p.resources.length; i < d.resources.length; i++) {
+    const r = d.resources[i] as EncodedResource;
+    if (w.sent.get(r.name) !== r.hash) return false;
+  }
+  return true;
 }
 
 function sameContent(sent: Map<string, string>, resources: readonly EncodedResource[]): boolean {
