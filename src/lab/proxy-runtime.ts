@@ -210,6 +210,8 @@ export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<Prox
   let plan: CapturePlan | undefined;
   const engine = new Engine({
     bind: (l) => plan?.binds.get(l.name) ?? { address: opts.podIP, port: l.port },
+    // Upstream connections leave from the pod's address, as a pod's Envoy does.
+    upstreamBindAddress: opts.podIP,
     peer: {
       name: opts.podName,
       namespace: opts.namespace,

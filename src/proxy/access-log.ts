@@ -183,6 +183,12 @@ const SIMPLE: Record<string, Operator> = {
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS: (s) => s.downstreamRemoteAddress,
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT: (s) => withoutPort(s.downstreamRemoteAddress),
   REQUESTED_SERVER_NAME: (s) => s.requestedServerName,
+  // TLS facts of the connections (unset, printed `-`, on plaintext): the URI SANs comma-joined.
+  DOWNSTREAM_PEER_URI_SAN: (s) => s.downstreamPeerUriSan,
+  DOWNSTREAM_LOCAL_URI_SAN: (s) => s.downstreamLocalUriSan,
+  DOWNSTREAM_TLS_VERSION: (s) => s.downstreamTlsVersion,
+  UPSTREAM_PEER_URI_SAN: (s) => s.upstreamPeerUriSan,
+  UPSTREAM_LOCAL_URI_SAN: (s) => s.upstreamLocalUriSan,
   ROUTE_NAME: (s) => (s.routeName === '' ? undefined : s.routeName),
   STREAM_ID: (s) => s.streamId,
   CONNECTION_ID: (s) => s.connectionId,

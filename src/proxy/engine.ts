@@ -19,7 +19,7 @@ import type { CompiledChain, CompiledListener, HcmAccessLog, HttpConnectionManag
 import type { PeerInfo } from './peer-metadata.js';
 import { peerHeaders } from './peer-metadata.js';
 import type { DownstreamConnection } from './router.js';
-import { codecErrorReply, HttpStream } from './router.js';
+import { codecErrorReply, HttpStream, setUpstreamBindAddress } from './router.js';
 import type { ClusterRuntime, Runtime } from './runtime.js';
 import { destroyPools, retireRemovedClusters } from './runtime.js';
 import { Stats } from './stats.js';
@@ -53,6 +53,11 @@ export interface ProxyOptions {
   istioStats?: boolean;
   /** More access loggers for every listener (e.g. a formatter of the caller's own). */
   accessLoggers?: AccessLogger[];
+  /**
+   * The local address upstream connections (HTTP, TLS, TCP) leave from: a pod's Envoy connects from the
+   * pod IP, so %UPSTREAM_LOCAL_ADDRESS% shows podIP:port. Unset: the OS chooses.
+   */
+  upstreamBindAddress?: string;
 }
 
 export interface UpdateResult {
@@ -126,6 +131,7 @@ export class ProxyEngine {
     };
     if (opts.istioStats !== false) this.rt.istio = new IstioStats(this.stats, opts.peer);
     if (opts.peer) this.rt.peer = { info: opts.peer, ...peerHeaders(opts.peer) };
+    setUpstreamBindAddress(this.rt, opts.upstreamBindAddress);
     this.stats.gauge('server.live', 'server.live').value = 1;
   }
 
@@ -434,6 +440,10 @@ export class ProxyEngine {
       applicationProtocols: seen.applicationProtocols,
     };
     if (seen.serverName !== undefined) facts.serverName = seen.serverName;
+    // RBAC's destination_ip / destination_port and direct remote port read what chain matching saw.
+    conn.destinationIp = facts.destinationIp;
+    conn.destinationPort = facts.destinationPort;
+    conn.remotePort = facts.sourcePort;
     const chain = selectChain(l.chains, (c) => c.match, facts) ?? l.defaultChain;
     if (seen.serverName !== undefined) conn.requestedServerName = seen.serverName;
     if (!chain || (!chain.hcm && !chain.tcp)) {

@@ -110,3 +110,5 @@ export type { CompiledTls, SanMatcher } from './tls-context.js';
 export { parseSecret, SecretStore } from './tls-secrets.js';
 export type { ParsedSecret } from './tls-secrets.js';
 export type { CompiledChain, CompiledListener } from './listeners.js';
+export { addressFromXff, remoteAddressOf, setUpstreamBindAddress } from './router.js';
+export type { RbacFilter } from './listeners.js';

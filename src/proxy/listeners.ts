@@ -1,13 +1,17 @@
 /**
  * Listeners (config.listener.v3.Listener) reduced to what the engine serves: the bind address and the
  * filter chains with their match (tls-chains.ts), transport socket (tls-context.ts) and HTTP connection
- * manager (or TCP proxy).
+ * manager (or TCP proxy), with the RBAC filters (rbac.ts) and path normalization the chain asks for.
  */
 import { ConfigError } from './errors.js';
 import type { FaultConfig } from './filters.js';
 import { compileFault, CORS_FILTER, FAULT_FILTER } from './filters.js';
 import type { JsonObject } from './json.js';
 import { anyType, bool, num, record, records, str, strings, unwrap } from './json.js';
+import type { PathNormalizeOptions } from './path-normalize.js';
+import { pathOptionsFromHcm } from './path-normalize.js';
+import type { CompiledRbac } from './rbac.js';
+import { compileRbacFilter, TYPE_HTTP_RBAC, TYPE_NETWORK_RBAC } from './rbac.js';
 import type { CompiledRouteConfig } from './routes.js';
 import { compileRouteConfig } from './routes.js';
 import type { ChainMatch } from './tls-chains.js';
@@ -19,6 +23,15 @@ const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER_TYPE = 'envoy.extensions.filters.http.router.v3.Router';
 const FILE_LOG_TYPE = 'envoy.extensions.access_loggers.file.v3.FileAccessLog';
+
+const HTTP_RBAC_FILTER = 'envoy.filters.http.rbac';
+const NETWORK_RBAC_FILTER = 'envoy.filters.network.rbac';
+
+/** One RBAC filter of a chain (HTTP or network), compiled; in filter order. */
+export interface RbacFilter {
+  name: string;
+  rbac: CompiledRbac;
+}
 
 /** An access log the HCM config asks for (FileAccessLog). */
 export interface HcmAccessLog {
@@ -34,6 +47,8 @@ export interface HttpConnectionManager {
   routeConfigName?: string;
   inlineRoutes?: CompiledRouteConfig;
   useRemoteAddress: boolean;
+  /** How many XFF entries from the right are trusted proxies (remote address detection). */
+  xffNumTrustedHops: number;
   skipXffAppend: boolean;
   serverName: string;
   serverHeader: 'overwrite' | 'append-if-absent' | 'pass-through';
@@ -51,6 +66,10 @@ export interface HttpConnectionManager {
   corsFilter: boolean;
   /** Istio's `istio.alpn` filter: the ALPN an HTTP/1.1 request offers upstream over TLS. */
   upstreamAlpn?: string[];
+  /** `envoy.filters.http.rbac` filters in chain order (Istio: AUDIT, DENY, ALLOW). */
+  rbacFilters: RbacFilter[];
+  /** normalize_path, merge_slashes, path_with_escaped_slashes_action. */
+  pathOptions: PathNormalizeOptions;
 }
 
 /** envoy.filters.network.tcp_proxy: bytes both ways to one cluster. */
@@ -58,6 +77,8 @@ export interface TcpProxyConfig {
   statPrefix: string;
   cluster: string;
   accessLogs: HcmAccessLog[];
+  /** `envoy.filters.network.rbac` filters before the tcp_proxy, in chain order. */
+  rbacFilters: RbacFilter[];
 }
 
 /** One filter chain: when it applies, its transport socket, and what serves the bytes. */
@@ -98,9 +119,32 @@ function chainHcm(chain: JsonObject): JsonObject | undefined {
 const TCP_PROXY_FILTER = 'envoy.filters.network.tcp_proxy';
 const TCP_PROXY_TYPE = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 
-function chainTcpProxy(chain: JsonObject): TcpProxyConfig | undefined {
+/**
+ * Compiles one RBAC filter; a config Envoy would reject is a ConfigError naming the listener and filter,
+ * so the whole snapshot is NACKed.
+ */
+function compileRbac(filter: JsonObject, where: string): RbacFilter {
+  const name = str(filter['name']) ?? '';
+  try {
+    return { name, rbac: compileRbacFilter(filter['typedConfig']) };
+  } catch (err) {
+    throw new ConfigError(`${where}: ${name || 'rbac'}: ${(err as Error).message}`);
+  }
+}
+
+function isRbacFilter(filter: JsonObject, filterName: string, type: string): boolean {
+  const t = anyType(filter['typedConfig']);
+  return str(filter['name']) === filterName || (t !== '' && `type.googleapis.com/${t}` === type);
+}
+
+function chainTcpProxy(chain: JsonObject, listenerName: string): TcpProxyConfig | undefined {
+  const rbacFilters: RbacFilter[] = [];
   for (const filter of records(chain['filters'])) {
     const typed = record(filter['typedConfig']);
+    if (isRbacFilter(filter, NETWORK_RBAC_FILTER, TYPE_NETWORK_RBAC)) {
+      rbacFilters.push(compileRbac(filter, `listener ${listenerName}`));
+      continue;
+    }
     if (str(filter['name']) !== TCP_PROXY_FILTER && anyType(typed) !== TCP_PROXY_TYPE) continue;
     const cluster = str(typed?.['cluster']);
     if (cluster === undefined || cluster === '') return undefined; // weighted clusters are not modelled
@@ -108,6 +152,7 @@ function chainTcpProxy(chain: JsonObject): TcpProxyConfig | undefined {
       statPrefix: str(typed?.['statPrefix']) ?? cluster,
       cluster,
       accessLogs: accessLogs(typed ?? {}),
+      rbacFilters,
     };
   }
   return undefined;
@@ -121,7 +166,7 @@ function compileChain(chain: JsonObject, key: string, listenerName: string, inbo
   const hcm = chainHcm(chain);
   if (hcm) out.hcm = compileHcm(hcm, listenerName, inbound);
   else {
-    const tcp = chainTcpProxy(chain);
+    const tcp = chainTcpProxy(chain, listenerName);
     if (tcp) out.tcp = tcp;
   }
   return out;
@@ -157,6 +202,7 @@ function compileHcm(hcm: JsonObject, listenerName: string, inbound: boolean): Ht
   const out: HttpConnectionManager = {
     statPrefix: str(hcm['statPrefix']) ?? listenerName,
     useRemoteAddress: bool(hcm['useRemoteAddress']) === true,
+    xffNumTrustedHops: Math.max(0, Math.floor(num(unwrap(hcm['xffNumTrustedHops'])) ?? 0)),
     skipXffAppend: bool(hcm['skipXffAppend']) === true,
     serverName: str(hcm['serverName']) ?? 'envoy',
     serverHeader:
@@ -176,6 +222,10 @@ function compileHcm(hcm: JsonObject, listenerName: string, inbound: boolean): Ht
     corsFilter: filters.some(
       (f) => str(f['name']) === CORS_FILTER || anyType(f['typedConfig']) === CORS_TYPE,
     ),
+    rbacFilters: filters
+      .filter((f) => isRbacFilter(f, HTTP_RBAC_FILTER, TYPE_HTTP_RBAC))
+      .map((f) => compileRbac(f, `listener ${listenerName}`)),
+    pathOptions: pathOptionsFromHcm(hcm),
   };
   const alpn = filters.find((f) => str(f['name']) === 'istio.alpn');
   for (const o of records(record(alpn?.['typedConfig'])?.['alpnOverride'])) {

@@ -1,12 +1,14 @@
 /**
- * One HTTP stream through the HTTP connection manager and the router filter: header sanitizing, route and
- * cluster selection, upstream attempts with retries and timeouts, local replies with Envoy's status codes,
- * bodies, response flags and details, then stats and access logs.
+ * One HTTP stream through the HTTP connection manager and the router filter: header sanitizing, path
+ * normalization, the RBAC filters, route and cluster selection, upstream attempts with retries and
+ * timeouts, local replies with Envoy's status codes, bodies, response flags and details, then stats and
+ * access logs.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import net from 'node:net';
 import tls from 'node:tls';
 import type { AccessLogger } from './access-log.js';
 import type { CompiledCluster, Host } from './clusters.js';
@@ -22,8 +24,11 @@ import { peerFromWorkloadMetadata } from './istio-stats.js';
 import { pickHost, trackEnd, trackStart } from './lb.js';
 import type { HttpConnectionManager } from './listeners.js';
 import type { HeaderBag } from './matchers.js';
+import { normalizePath } from './path-normalize.js';
 import type { PeerInfo } from './peer-metadata.js';
 import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, parsePeerHeader } from './peer-metadata.js';
+import type { CompiledRbac, RbacAttributes, RbacDecision } from './rbac.js';
+import { evaluateRbac, RBAC_DENIED_BODY, RBAC_DENIED_STATUS, rbacResponseCodeDetails } from './rbac.js';
 import { backOffMs, retriableReset, retriableStatus } from './retry.js';
 import type { ResetReason, RetryPolicy } from './retry.js';
 import type { CompiledRoute, CompiledRouteConfig, CompiledVirtualHost, ForwardAction } from './routes.js';
@@ -42,10 +47,153 @@ export interface DownstreamConnection {
   localAddress: string;
   remoteAddress: string;
   remoteIp: string;
+  /** The peer's port (Envoy's direct remote address port). */
+  remotePort?: number;
+  /** The local (destination) IP and the listener's configured port, as filter chain matching saw them. */
+  destinationIp?: string;
+  destinationPort?: number;
   /** SNI from the ClientHello. */
   requestedServerName?: string;
   /** Set when the connection terminated TLS. */
   tls?: DownstreamTls;
+}
+
+/**
+ * Where upstream connections leave from, per proxy: Envoy in a pod connects from the pod's address, so
+ * %UPSTREAM_LOCAL_ADDRESS% shows podIP:port. Kept beside the runtime (set by the engine's
+ * `upstreamBindAddress` option).
+ */
+const upstreamBind = new WeakMap<Runtime, string>();
+
+export function setUpstreamBindAddress(rt: Runtime, address: string | undefined): void {
+  if (address === undefined || address === '') upstreamBind.delete(rt);
+  else upstreamBind.set(rt, address);
+}
+
+/** The local address for a connection to `host`; none when unset or of the other IP family. */
+export function upstreamLocalAddress(rt: Runtime, host: string): string | undefined {
+  const bind = upstreamBind.get(rt);
+  if (bind === undefined) return undefined;
+  const family = net.isIP(host);
+  return family !== 0 && family !== net.isIP(bind) ? undefined : bind;
+}
+
+/**
+ * Envoy's getLastAddressFromXFF: the XFF entry `skip` places from the right, when it is an IP address.
+ */
+export function addressFromXff(xff: string | undefined, skip: number): string | undefined {
+  if (xff === undefined || xff === '') return undefined;
+  const entries = xff.split(',').map((e) => e.trim());
+  const pick = entries[entries.length - 1 - skip];
+  return pick !== undefined && net.isIP(pick) !== 0 ? pick : undefined;
+}
+
+/**
+ * The request's remote address as the HCM's mutateRequestHeaders decides it (before its own XFF append):
+ * with use_remote_address the connection's peer unless xff_num_trusted_hops trusts proxies in XFF;
+ * without it the XFF entry after the trusted hops, else the peer.
+ */
+export function remoteAddressOf(
+  xff: string | undefined,
+  directIp: string,
+  useRemoteAddress: boolean,
+  trustedHops: number,
+): string {
+  if (useRemoteAddress)
+    return (trustedHops > 0 ? addressFromXff(xff, trustedHops - 1) : undefined) ?? directIp;
+  return addressFromXff(xff, trustedHops) ?? directIp;
+}
+
+export type RbacLogEvent = 'checking' | 'shadow' | 'allowed' | 'denied' | 'none';
+
+/**
+ * Envoy's RBAC filter sources for the `rbac` logger's debug lines. The line numbers are approximate
+ * (Envoy 1.25's files were not at hand); the file names and the wording are Envoy's.
+ */
+const RBAC_HTTP_LINES: Record<RbacLogEvent, number> = {
+  checking: 114,
+  shadow: 137,
+  allowed: 155,
+  denied: 167,
+  none: 176,
+};
+const RBAC_NETWORK_LINES: Record<RbacLogEvent, number> = {
+  checking: 61,
+  shadow: 121,
+  allowed: 125,
+  denied: 133,
+  none: 100,
+};
+
+export function rbacSource(kind: 'http' | 'network', event: RbacLogEvent): string {
+  const lines = kind === 'http' ? RBAC_HTTP_LINES : RBAC_NETWORK_LINES;
+  return `external/envoy/source/extensions/filters/${kind}/rbac/rbac_filter.cc:${lines[event]}`;
+}
+
+/** Counts and logs one RBAC decision as Envoy's filters do (`<prefix>rbac.allowed`, shadow stats). */
+export function reportRbac(
+  rt: Runtime,
+  rbac: CompiledRbac,
+  decision: RbacDecision,
+  counter: (stat: string) => void,
+  kind: 'http' | 'network',
+): void {
+  const debug = rt.log.enabled('rbac');
+  if (decision.shadowResult !== undefined) {
+    counter(`rbac.${rbac.shadowRulesStatPrefix}shadow_${decision.shadowResult}`);
+    if (debug)
+      rt.log.write(
+        'rbac',
+        'debug',
+        rbacSource(kind, 'shadow'),
+        `shadow ${decision.shadowResult}, matched policy ${decision.shadowMatched ?? 'none'}`,
+      );
+  }
+  if (!rbac.rules) {
+    if (debug) rt.log.write('rbac', 'debug', rbacSource(kind, 'none'), 'no engine, allowed by default');
+    return;
+  }
+  counter(decision.allowed ? 'rbac.allowed' : 'rbac.denied');
+  if (debug)
+    rt.log.write(
+      'rbac',
+      'debug',
+      rbacSource(kind, decision.allowed ? 'allowed' : 'denied'),
+      `enforced ${decision.allowed ? 'allowed' : 'denied'}, matched policy ${decision.matchedPolicy ?? 'none'}`,
+    );
+}
+
+/** The connection facts RBAC reads (no headers: the network filter's view). */
+export function connectionRbacAttributes(conn: DownstreamConnection): RbacAttributes {
+  const a: RbacAttributes = { directRemoteAddress: conn.remoteIp, remoteAddress: conn.remoteIp };
+  const port = conn.remotePort ?? portOf(conn.remoteAddress);
+  if (port !== undefined) a.directRemotePort = port;
+  const local = conn.destinationIp ?? hostOf(conn.localAddress);
+  if (local !== undefined) a.destinationAddress = local;
+  const dport = conn.destinationPort ?? portOf(conn.localAddress);
+  if (dport !== undefined) a.destinationPort = dport;
+  if (conn.requestedServerName !== undefined) a.sni = conn.requestedServerName;
+  const t = conn.tls;
+  if (t?.peerCertificate) {
+    a.peerCertificate = { uriSans: [...t.peerUriSans] };
+    const principal = t.peerUriSans[0];
+    if (principal !== undefined) {
+      a.peerPrincipal = principal;
+      // Istio's metadata exchange / authn put the peer's SPIFFE identity in filter state.
+      a.filterState = { 'io.istio.peer_principal': principal };
+    }
+  }
+  return a;
+}
+
+function portOf(hostPort: string): number | undefined {
+  const m = /:(\d+)$/.exec(hostPort);
+  return m ? Number(m[1]) : undefined;
+}
+
+function hostOf(hostPort: string): string | undefined {
+  const m = /^\[?([^\]]*?)\]?:\d+$/.exec(hostPort);
+  return m ? m[1] : undefined;
 }
 
 export interface DownstreamTls {
@@ -247,6 +395,8 @@ export class HttpStream {
   /** Set-Cookie values from cookie hash policies with a TTL. */
   private setCookies: string[] = [];
   private grpc = false;
+  /** The client address after XFF handling (Envoy's remote address), for RBAC's remote_ip. */
+  private remoteIp = '';
 
   constructor(
     private readonly rt: Runtime,
@@ -338,6 +488,7 @@ export class HttpStream {
     info.requestHeaders = this.fwd;
     const ct = this.fwd['content-type'];
     this.grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
+    if (!this.normalizeRequestPath()) return;
     if (this.hcm.inbound) {
       // The inbound side consumes the peer's metadata; the app never sees it.
       const raw = this.fwd[PEER_METADATA_HEADER];
@@ -350,7 +501,82 @@ export class HttpStream {
       this.fwd[PEER_METADATA_HEADER] = this.rt.peer.metadata;
       this.fwd[PEER_METADATA_ID_HEADER] = this.rt.peer.id;
     }
+    if (!this.checkRbac()) return;
     this.routeRequest();
+  }
+
+  /**
+   * The HCM's maybeNormalizePath: a path that cannot be normalized (or escaped slashes with
+   * REJECT_REQUEST) is a 400; UNESCAPE_AND_REDIRECT answers 307 to the normalized path (400 for gRPC);
+   * otherwise the normalized path is what RBAC, routing and the upstream see. Returns false when answered.
+   */
+  private normalizeRequestPath(): boolean {
+    const info = this.info;
+    const result = normalizePath(info.path ?? '/', this.hcm.pathOptions);
+    if (result.action === 'continue') {
+      info.path = result.path;
+      return true;
+    }
+    if (result.action === 'reject' || this.grpc) {
+      this.httpStat('downstream_rq_failed_path_normalization');
+      this.localReply(400, '', result.details);
+      return false;
+    }
+    this.httpStat('downstream_rq_redirected_with_normalized_path');
+    this.localReply(result.status, '', result.details, false, { location: result.path });
+    return false;
+  }
+
+  /**
+   * The `envoy.filters.http.rbac` filters in chain order (Istio: AUDIT, DENY, ALLOW), before routing: the
+   * first denial answers 403 `RBAC: access denied` with `rbac_access_denied_matched_policy[...]` details.
+   * Envoy sets no response flag for it. Returns false when the request was denied.
+   */
+  private checkRbac(): boolean {
+    const filters = this.hcm.rbacFilters;
+    if (filters.length === 0) return true;
+    const attrs = this.rbacAttributes();
+    const counter = (stat: string): void => this.httpStat(stat);
+    for (const f of filters) {
+      if (this.rt.log.enabled('rbac'))
+        this.rt.log.write('rbac', 'debug', rbacSource('http', 'checking'), this.rbacCheckingLine(attrs));
+      const decision = evaluateRbac(f.rbac, attrs);
+      reportRbac(this.rt, f.rbac, decision, counter, 'http');
+      if (!decision.allowed) {
+        this.localReply(RBAC_DENIED_STATUS, RBAC_DENIED_BODY, rbacResponseCodeDetails(decision));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** What RBAC reads from this request: the connection, the remote address after XFF, the headers. */
+  private rbacAttributes(): RbacAttributes {
+    const info = this.info;
+    const a = connectionRbacAttributes(this.conn);
+    a.remoteAddress = this.remoteIp || this.conn.remoteIp;
+    a.headers = {
+      ...this.fwd,
+      ':authority': info.authority ?? '',
+      ':method': info.method ?? 'GET',
+      ':path': info.path ?? '/',
+      ':scheme': info.scheme,
+    };
+    return a;
+  }
+
+  /** Envoy's `checking request: ...` line (rbac logger, debug). */
+  private rbacCheckingLine(a: RbacAttributes): string {
+    const c = this.conn;
+    const ssl = c.tls
+      ? `uriSanPeerCertificate: ${c.tls.peerUriSans.join(',')}, dnsSanPeerCertificate: , subjectPeerCertificate: `
+      : 'none';
+    const remote = a.remoteAddress === c.remoteIp ? c.remoteAddress : `${a.remoteAddress ?? ''}:0`;
+    return (
+      `checking request: requestedServerName: ${c.requestedServerName ?? ''}, sourceIP: ${c.remoteAddress}, ` +
+      `directRemoteIP: ${c.remoteAddress}, remoteIP: ${remote},localAddress: ${c.localAddress}, ssl: ${ssl}, ` +
+      `headers: ${dumpHeaders(a.headers ?? {})}, dynamicMetadata: `
+    );
   }
 
   /** The HCM's request header mutation: x-envoy-* cleaning, XFF, x-forwarded-proto, x-request-id. */
@@ -363,6 +589,13 @@ export class HttpStream {
       out[name] = v;
     }
     const hcm = this.hcm;
+    const priorXff = out['x-forwarded-for'];
+    this.remoteIp = remoteAddressOf(
+      Array.isArray(priorXff) ? priorXff.join(',') : priorXff,
+      this.conn.remoteIp,
+      hcm.useRemoteAddress,
+      hcm.xffNumTrustedHops,
+    );
     let internal = false;
     if (hcm.useRemoteAddress) {
       if (!hcm.skipXffAppend) {
@@ -574,6 +807,7 @@ export class HttpStream {
     if (!host) return;
     const headers: OutgoingHeaders = { ...this.fwd, host: shadowAuthority(this.info.authority ?? '') };
     try {
+      const localAddress = upstreamLocalAddress(this.rt, host.address);
       const req = http.request({
         host: host.address,
         port: host.port,
@@ -582,6 +816,7 @@ export class HttpStream {
         headers,
         agent: crt.agent,
         setHost: false,
+        ...(localAddress !== undefined ? { localAddress } : {}),
       });
       req.on('response', (r) => r.resume());
       req.on('error', () => undefined);
@@ -750,6 +985,8 @@ export class HttpStream {
         agent: crt.agent,
         setHost: false,
       };
+      const localAddress = upstreamLocalAddress(this.rt, host.address);
+      if (localAddress !== undefined) options.localAddress = localAddress;
       req = secure ? https.request({ ...options, ...secure }) : http.request(options);
     } catch {
       // Header values Node refuses (invalid characters) end the attempt like a protocol error.

@@ -4,6 +4,10 @@
  * transport socket says so, as for HTTP), bytes copied both ways, then one access-log line with
  * %BYTES_RECEIVED% / %BYTES_SENT% and Istio's TCP metrics. Upstream connect failures close the
  * downstream connection with UF (UH without a host, NC without the cluster), as Envoy does.
+ *
+ * The chain's `envoy.filters.network.rbac` filters run as Envoy's do: on the first bytes the client
+ * sends (the upstream connection is already being made), and a denial closes the connection with
+ * `rbac_access_denied_matched_policy[...]` as its connection termination details.
  */
 import net from 'node:net';
 import type { Socket } from 'node:net';
@@ -13,7 +17,9 @@ import { upstreamTlsFor } from './clusters.js';
 import { peerFromWorkloadMetadata } from './istio-stats.js';
 import { pickHost, trackEnd, trackStart } from './lb.js';
 import type { TcpProxyConfig } from './listeners.js';
+import { evaluateRbac, rbacResponseCodeDetails } from './rbac.js';
 import type { DownstreamConnection } from './router.js';
+import { connectionRbacAttributes, rbacSource, reportRbac, upstreamLocalAddress } from './router.js';
 import type { Runtime } from './runtime.js';
 import { clusterRuntime, releaseCluster } from './runtime.js';
 import type { StreamInfo } from './stream-info.js';
@@ -93,6 +99,7 @@ export function proxyTcp(
   };
 
   const tlsConfig = upstreamTlsFor(cluster, host);
+  const localAddress = upstreamLocalAddress(rt, host.address);
   let up: Socket;
   let transportReason: string | undefined;
   if (tlsConfig) {
@@ -103,13 +110,14 @@ export function proxyTcp(
       fail('UF', resolved.error);
       return;
     }
-    const options: tls.ConnectionOptions = {
+    const options: tls.ConnectionOptions & { localAddress?: string } = {
       host: host.address,
       port: host.port,
       secureContext: resolved.context,
       rejectUnauthorized: false,
       ALPNProtocols: tlsConfig.alpn,
     };
+    if (localAddress !== undefined) options.localAddress = localAddress;
     if (tlsConfig.sni !== undefined) options.servername = tlsConfig.sni;
     const secure = tls.connect(options);
     secure.once('secureConnect', () => {
@@ -128,7 +136,11 @@ export function proxyTcp(
     });
     up = secure;
   } else {
-    up = net.connect({ host: host.address, port: host.port });
+    up = net.connect({
+      host: host.address,
+      port: host.port,
+      ...(localAddress !== undefined ? { localAddress } : {}),
+    });
     up.once('connect', () => connected());
   }
   const timer = setTimeout(() => {
@@ -136,17 +148,73 @@ export function proxyTcp(
     up.destroy(new Error('connect timeout'));
   }, cluster.connectTimeoutMs);
 
+  // Bytes read before the upstream is connected (only with RBAC, which reads the first bytes early).
+  let pending: Buffer[] = [];
+  let rbacChecked = tcp.rbacFilters.length === 0;
+  const onDownstreamData = (chunk: Buffer): void => {
+    if (finished) return;
+    if (!rbacChecked) {
+      rbacChecked = true;
+      if (!rbacAllows()) return;
+    }
+    info.bytesReceived += chunk.length;
+    if (!opened) {
+      pending.push(chunk);
+      downstream.pause();
+      return;
+    }
+    if (!up.write(chunk)) {
+      downstream.pause();
+      up.once('drain', () => downstream.resume());
+    }
+  };
+  /** Each network RBAC filter in order; the first denial closes both sides and logs the connection. */
+  const rbacAllows = (): boolean => {
+    const attrs = connectionRbacAttributes(conn);
+    for (const f of tcp.rbacFilters) {
+      if (rt.log.enabled('rbac'))
+        rt.log.write(
+          'rbac',
+          'debug',
+          rbacSource('network', 'checking'),
+          `checking connection: requestedServerName: ${conn.requestedServerName ?? ''}, remoteAddress: ` +
+            `${conn.remoteAddress}, localAddress: ${conn.localAddress}, ssl: ` +
+            (conn.tls
+              ? `uriSanPeerCertificate: ${conn.tls.peerUriSans.join(',')}, subjectPeerCertificate: `
+              : 'none') +
+            ', dynamicMetadata: ',
+          conn.id,
+        );
+      const decision = evaluateRbac(f.rbac, attrs);
+      reportRbac(
+        rt,
+        f.rbac,
+        decision,
+        (stat) => rt.stats.counter(`${f.rbac.statPrefix}${stat}`).value++,
+        'network',
+      );
+      if (decision.allowed) continue;
+      info.connectionTerminationDetails = rbacResponseCodeDetails(decision);
+      clearTimeout(timer);
+      downstream.destroy();
+      up.destroy();
+      finish();
+      return false;
+    }
+    return true;
+  };
+  if (!rbacChecked) {
+    downstream.on('data', onDownstreamData);
+    downstream.resume();
+  }
+
   function connected(): void {
     clearTimeout(timer);
     opened = true;
     info.upstreamLocalAddress = joinHostPort(up.localAddress, up.localPort);
-    downstream.on('data', (chunk: Buffer) => {
-      info.bytesReceived += chunk.length;
-      if (!up.write(chunk)) {
-        downstream.pause();
-        up.once('drain', () => downstream.resume());
-      }
-    });
+    for (const chunk of pending) up.write(chunk);
+    pending = [];
+    if (tcp.rbacFilters.length === 0) downstream.on('data', onDownstreamData);
     up.on('data', (chunk: Buffer) => {
       info.bytesSent += chunk.length;
       if (!downstream.write(chunk)) {
