@@ -64,6 +64,8 @@ export interface ProxyCaOptions {
   trustDomain?: string;
   /** Workload certificate lifetime asked for (SECRET_TTL; default 24 h). */
   ttlSeconds?: number;
+  /** The workload key type (ECC_SIGNATURE_ALGORITHM=ECDSA → P-256; RSA 2048 otherwise, Istio's default). */
+  keyAlgorithm?: 'RSA' | 'ECDSA';
 }
 
 export interface ProxyRuntime {
@@ -80,7 +82,7 @@ export interface ProxyRuntime {
 /**
  * The CA settings from a proxy container's environment: SKIFF_CA_ADDRESS (istiod's 15012),
  * SKIFF_CA_ROOT_CERT (the mounted istio-ca-root-cert) and SKIFF_TOKEN_FILE (the projected service-account
- * token, Istio's /var/run/secrets/tokens/istio-token), SECRET_TTL optional. Undefined when no CA is set;
+ * token, Istio's /var/run/secrets/tokens/istio-token), SECRET_TTL and ECC_SIGNATURE_ALGORITHM optional. Undefined when no CA is set;
  * an error naming the variable when a file cannot be read.
  */
 export function proxyCaFromEnv(env: NodeJS.ProcessEnv): ProxyCaOptions | undefined {
@@ -101,6 +103,7 @@ export function proxyCaFromEnv(env: NodeJS.ProcessEnv): ProxyCaOptions | undefin
     token: () => readFileSync(tokenFile, 'utf8').trim(),
     ...(env['TRUST_DOMAIN'] ? { trustDomain: env['TRUST_DOMAIN'] } : {}),
     ...(ttl !== undefined ? { ttlSeconds: ttl } : {}),
+    ...(env['ECC_SIGNATURE_ALGORITHM'] === 'ECDSA' ? { keyAlgorithm: 'ECDSA' as const } : {}),
   };
 }
 
@@ -241,6 +244,7 @@ export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<Prox
       rootCertPem: ca.rootCertPem,
       token: ca.token,
       ...(ca.ttlSeconds !== undefined ? { ttlSeconds: ca.ttlSeconds } : {}),
+      ...(ca.keyAlgorithm ? { keyAlgorithm: ca.keyAlgorithm } : {}),
       onError: (err: Error) => warn(`cannot get the workload certificate from ${ca.address}: ${err.message}`),
     });
     certs.onUpdate((secrets, cert) => {
