@@ -5,12 +5,15 @@
  * process CPU. Deltas between two readings, and PromQL's `histogram_quantile` over a delta, which is what
  * `histogram_quantile(0.99, rate(..._bucket[1m]))` computes when the window holds the run.
  */
+import type { Sample } from './metrics-prom.js';
+import { parseExposition, sumOf } from './metrics-prom.js';
+import {
+  histogramBuckets as sumByLe,
+  histogramQuantile as promHistogramQuantile,
+} from './metrics-quantile.js';
 
-export interface MetricSample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+/** One sample of the exposition (the shared parser's). */
+export type MetricSample = Sample;
 
 /** One cumulative histogram bucket: observations ≤ `le` (Infinity for `+Inf`). */
 export interface Bucket {
@@ -33,45 +36,18 @@ export interface PilotReading {
   residentBytes: number;
 }
 
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-function parseValue(text: string): number {
-  if (text === '+Inf') return Infinity;
-  if (text === '-Inf') return -Infinity;
-  return Number(text);
-}
-
-/** The samples of a Prometheus text exposition; comments and malformed lines are skipped. */
+/** The samples of a Prometheus text exposition (metrics-prom.ts); malformed lines are skipped. */
 export function parseMetrics(text: string): MetricSample[] {
-  const out: MetricSample[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1] ?? ''] = (l[2] ?? '').replace(/\\(.)/g, '$1');
-    const value = parseValue(m[3] ?? '');
-    if (Number.isNaN(value)) continue;
-    out.push({ name: m[1] ?? '', labels, value });
-  }
-  return out;
+  return parseExposition(text).samples;
 }
 
-function sum(samples: MetricSample[], name: string): number {
-  return samples.filter((s) => s.name === name).reduce((n, s) => n + s.value, 0);
+function sum(samples: readonly MetricSample[], name: string): number {
+  return sumOf(samples, name) ?? 0;
 }
 
 /** A histogram's cumulative buckets, summed over its other labels, in `le` order. */
-export function histogramBuckets(samples: MetricSample[], name: string): Bucket[] {
-  const byLe = new Map<number, number>();
-  for (const s of samples) {
-    if (s.name !== `${name}_bucket`) continue;
-    const le = parseValue(s.labels['le'] ?? '');
-    if (Number.isNaN(le)) continue;
-    byLe.set(le, (byLe.get(le) ?? 0) + s.value);
-  }
-  return [...byLe.entries()].sort((a, b) => a[0] - b[0]).map(([le, count]) => ({ le, count }));
+export function histogramBuckets(samples: readonly MetricSample[], name: string): Bucket[] {
+  return sumByLe(samples, name).map((b) => ({ le: b.upperBound, count: b.count }));
 }
 
 export function pilotReading(text: string, at = Date.now()): PilotReading {
@@ -95,26 +71,12 @@ export function bucketDelta(before: Bucket[], after: Bucket[]): Bucket[] {
   return after.map((b) => ({ le: b.le, count: reset ? b.count : b.count - (old.get(b.le) ?? 0) }));
 }
 
-/**
- * PromQL's histogram_quantile over cumulative buckets: linear interpolation inside the bucket the rank
- * falls in (the first bucket starts at 0); a rank in the `+Inf` bucket answers the highest finite bound;
- * NaN when there are no observations.
- */
-export function histogramQuantile(q: number, buckets: Bucket[]): number {
-  const sorted = [...buckets].sort((a, b) => a.le - b.le);
-  const last = sorted[sorted.length - 1];
-  if (!last || last.le !== Infinity || last.count <= 0 || Number.isNaN(q)) return NaN;
-  if (q < 0) return -Infinity;
-  if (q > 1) return Infinity;
-  const rank = q * last.count;
-  const i = sorted.findIndex((b) => b.count >= rank);
-  const bucket = sorted[i] as Bucket;
-  if (bucket.le === Infinity) return sorted.length > 1 ? (sorted[sorted.length - 2] as Bucket).le : NaN;
-  const start = i === 0 ? 0 : (sorted[i - 1] as Bucket).le;
-  const below = i === 0 ? 0 : (sorted[i - 1] as Bucket).count;
-  const inBucket = bucket.count - below;
-  if (inBucket <= 0) return bucket.le;
-  return start + (bucket.le - start) * ((rank - below) / inBucket);
+/** PromQL's histogram_quantile over cumulative buckets (metrics-quantile.ts, the one implementation). */
+export function histogramQuantile(q: number, buckets: readonly Bucket[]): number {
+  return promHistogramQuantile(
+    q,
+    buckets.map((b) => ({ upperBound: b.le, count: b.count })),
+  );
 }
 
 export interface PilotDelta {
