@@ -82,8 +82,8 @@ export interface ProxyRuntime {
 /**
  * The CA settings from a proxy container's environment: SKIFF_CA_ADDRESS (istiod's 15012),
  * SKIFF_CA_ROOT_CERT (the mounted istio-ca-root-cert) and SKIFF_TOKEN_FILE (the projected service-account
- * token, Istio's /var/run/secrets/tokens/istio-token), SECRET_TTL and ECC_SIGNATURE_ALGORITHM optional. Undefined when no CA is set;
- * an error naming the variable when a file cannot be read.
+ * token, Istio's /var/run/secrets/tokens/istio-token); SECRET_TTL and ECC_SIGNATURE_ALGORITHM optional.
+ * Undefined when no CA is set; an error naming the variable when a file cannot be read.
  */
 export function proxyCaFromEnv(env: NodeJS.ProcessEnv): ProxyCaOptions | undefined {
   const address = env['SKIFF_CA_ADDRESS'];
