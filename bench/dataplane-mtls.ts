@@ -13,6 +13,7 @@
  * for `spiffe://cluster.local/ns/bench/sa/<workload>` with Istio's default key (RSA 2048), handed to each
  * sidecar as the SDS secrets its agent would serve.
  */
+import { inboundMtlsContext, tlsTransportSocket } from '../src/xds/index.js';
 import type { ProxySnapshot } from '../src/proxy/index.js';
 import {
   concatCerts,
@@ -26,7 +27,6 @@ import {
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 const UPSTREAM_TLS = `${TYPE_PREFIX}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`;
-const DOWNSTREAM_TLS = `${TYPE_PREFIX}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`;
 const RAW_BUFFER = `${TYPE_PREFIX}envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer`;
 
 /** What a sidecar's agent would serve over SDS: the workload key pair and the mesh root. */
@@ -92,35 +92,9 @@ function istioMutualSocket(host: string, port: number, serverSan: string): unkno
   };
 }
 
-/** listener-mtls.ts's inbound context for an HTTP chain (STRICT: a client certificate is required). */
+/** The generator's inbound mTLS context for an HTTP chain (STRICT: a client certificate is required). */
 function inboundTlsSocket(): unknown {
-  return {
-    name: 'envoy.transport_sockets.tls',
-    typedConfig: {
-      '@type': DOWNSTREAM_TLS,
-      commonTlsContext: {
-        tlsParams: {
-          tlsMinimumProtocolVersion: 'TLSv1_2',
-          tlsMaximumProtocolVersion: 'TLSv1_3',
-          cipherSuites: [
-            'ECDHE-ECDSA-AES256-GCM-SHA384',
-            'ECDHE-RSA-AES256-GCM-SHA384',
-            'ECDHE-ECDSA-AES128-GCM-SHA256',
-            'ECDHE-RSA-AES128-GCM-SHA256',
-            'AES256-GCM-SHA384',
-            'AES128-GCM-SHA256',
-          ],
-        },
-        tlsCertificateSdsSecretConfigs: [sdsConfig('default')],
-        combinedValidationContext: {
-          defaultValidationContext: { matchSubjectAltNames: [{ prefix: 'spiffe://cluster.local/' }] },
-          validationContextSdsSecretConfig: sdsConfig('ROOTCA'),
-        },
-        alpnProtocols: ['h2', 'http/1.1'],
-      },
-      requireClientCertificate: true,
-    },
-  };
+  return tlsTransportSocket(inboundMtlsContext({ trustDomain: 'cluster.local' }, 'HTTP'));
 }
 
 type Json = Record<string, unknown>;

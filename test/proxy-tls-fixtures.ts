@@ -3,6 +3,7 @@
  * certificates made with @peculiar/x509 over node's webcrypto, Envoy `Secret`s carrying them, and the
  * Istio-shaped listeners/clusters (mTLS inbound chains, tlsMode-istio transport socket matches).
  */
+import { inboundMtlsContext, tlsTransportSocket } from '../src/xds/index.js';
 import { webcrypto } from 'node:crypto';
 import type * as X509 from '@peculiar/x509';
 
@@ -144,7 +145,6 @@ export const spiffe = (ns: string, sa: string): string => `spiffe://cluster.loca
 const TYPE = 'type.googleapis.com/';
 const HCM = `${TYPE}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`;
 const ROUTER = `${TYPE}envoy.extensions.filters.http.router.v3.Router`;
-const DOWNSTREAM_TLS = `${TYPE}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`;
 const UPSTREAM_TLS = `${TYPE}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`;
 
 function sds(name: string): unknown {
@@ -163,35 +163,9 @@ function sds(name: string): unknown {
   };
 }
 
-/** listener-mtls.ts inboundMtlsContext(mesh, 'HTTP'). */
+/** The generator's inbound mTLS context for an HTTP chain (STRICT: a client certificate is required). */
 export function inboundTlsSocket(): unknown {
-  return {
-    name: 'envoy.transport_sockets.tls',
-    typedConfig: {
-      '@type': DOWNSTREAM_TLS,
-      commonTlsContext: {
-        tlsParams: {
-          tlsMinimumProtocolVersion: 'TLSv1_2',
-          tlsMaximumProtocolVersion: 'TLSv1_3',
-          cipherSuites: [
-            'ECDHE-ECDSA-AES256-GCM-SHA384',
-            'ECDHE-RSA-AES256-GCM-SHA384',
-            'ECDHE-ECDSA-AES128-GCM-SHA256',
-            'ECDHE-RSA-AES128-GCM-SHA256',
-            'AES256-GCM-SHA384',
-            'AES128-GCM-SHA256',
-          ],
-        },
-        tlsCertificateSdsSecretConfigs: [sds('default')],
-        combinedValidationContext: {
-          defaultValidationContext: { matchSubjectAltNames: [{ prefix: 'spiffe://cluster.local/' }] },
-          validationContextSdsSecretConfig: sds('ROOTCA'),
-        },
-        alpnProtocols: ['h2', 'http/1.1'],
-      },
-      requireClientCertificate: true,
-    },
-  };
+  return tlsTransportSocket(inboundMtlsContext({ trustDomain: 'cluster.local' }, 'HTTP'));
 }
 
 function inboundHcm(port: number): unknown {

@@ -61,7 +61,7 @@ export { buildVirtualInboundListener } from './generate/listener-sidecar-inbound
 export { buildRouterListeners, gatewayRdsRouteName, mergeGateways } from './generate/listeners.js';
 export { proxyServiceInstances } from './generate/listener-instances.js';
 export type { ServiceInstance } from './generate/listener-instances.js';
-export { peerAuthenticationFor } from './generate/listener-mtls.js';
+export { inboundMtlsContext, peerAuthenticationFor, tlsTransportSocket } from './generate/listener-mtls.js';
 export { buildInboundClusters, buildInboundPassthroughClusters } from './generate/cluster-inbound.js';
 export { buildProxyClusters } from './generate/cluster-proxy.js';
 export { buildSniDnatClusters } from './generate/clusters.js';
