@@ -4,6 +4,7 @@ import { loadPaths } from '../src/api/index.js';
 import {
   EXAMPLES_DIR,
   LabController,
+  admitPodSpec,
   StoreConfigSource,
   containerCommand,
   expandVars,
@@ -254,6 +255,61 @@ describe('lab pieces', () => {
     assert.equal(injected.metadata.annotations['kubectl.kubernetes.io/default-container'], 'web');
     // The input is left untouched.
     assert.equal(pod.spec.containers.length, 1);
+  });
+
+  it('injects istio-init, the template volumes and mounts; admission adds the service-account volume last', () => {
+    const pod = {
+      metadata: { name: 'p', namespace: 'demo', labels: { app: 'web' } },
+      spec: { containers: [{ name: 'web', image: 'skiff/catalog', ports: [{ containerPort: 3000 }] }] },
+    };
+    const injected = injectSidecar(pod, 'web') as { spec: Record<string, unknown> };
+    const spec = admitPodSpec(injected.spec) as {
+      initContainers: { name: string; args: string[]; volumeMounts: { name: string; mountPath: string }[] }[];
+      containers: { name: string; args?: string[]; volumeMounts: { name: string; mountPath: string }[] }[];
+      volumes: { name: string }[];
+      tolerations: { key: string; tolerationSeconds: number }[];
+    };
+    assert.deepEqual(
+      spec.initContainers.map((c) => c.name),
+      ['istio-init'],
+    );
+    assert.deepEqual(spec.initContainers[0]?.args.slice(0, 4), ['istio-iptables', '-p', '15001', '-z']);
+    const names = spec.volumes.map((v) => v.name);
+    assert.deepEqual(names.slice(0, 8), [
+      'workload-socket',
+      'credential-socket',
+      'workload-certs',
+      'istio-envoy',
+      'istio-data',
+      'istio-podinfo',
+      'istio-token',
+      'istiod-ca-cert',
+    ]);
+    assert.match(names[8] ?? '', /^kube-api-access-[a-z0-9]{5}$/);
+    for (const c of [...spec.initContainers, ...spec.containers])
+      assert.ok(
+        c.volumeMounts.some(
+          (m) => m.name === names[8] && m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount',
+        ),
+        c.name,
+      );
+    const proxy = spec.containers.find((c) => c.name === 'istio-proxy');
+    assert.equal(
+      proxy?.volumeMounts.find((m) => m.name === 'istio-token')?.mountPath,
+      '/var/run/secrets/tokens',
+    );
+    assert.deepEqual(proxy?.args?.slice(0, 2), ['proxy', 'sidecar']);
+    assert.deepEqual(
+      spec.tolerations.map((t) => `${t.key}/${t.tolerationSeconds}`),
+      ['node.kubernetes.io/not-ready/300', 'node.kubernetes.io/unreachable/300'],
+    );
+    // Admission is idempotent and honours the opt-out.
+    assert.equal(
+      (admitPodSpec(spec as unknown as Record<string, unknown>)['volumes'] as unknown[]).length,
+      9,
+    );
+    const optOut = admitPodSpec({ automountServiceAccountToken: false, containers: [{ name: 'x' }] });
+    assert.equal(optOut['volumes'], undefined);
   });
 
   it('maps images to the lab programs and refuses others', () => {

@@ -220,7 +220,22 @@ describe('the chapter 10 lab notes, end to end on one skiff up', { timeout: 300_
       r.stdout,
       /\nConditions:\n {2}Type {14}Status\n {2}Initialized {7}True \n {2}Ready {13}True \n {2}ContainersReady {3}True \n {2}PodScheduled {6}True \n/,
     );
-    assert.ok(r.stdout.endsWith('\nEvents:             <none>\n'), r.stdout.slice(-200));
+    // The notes' tail: Kubernetes' default tolerations, and the column the projected volumes set.
+    assert.ok(
+      r.stdout.endsWith(
+        '\nQoS Class:                   Burstable\n' +
+          'Node-Selectors:              <none>\n' +
+          'Tolerations:                 node.kubernetes.io/not-ready:NoExecute op=Exists for 300s\n' +
+          '                             node.kubernetes.io/unreachable:NoExecute op=Exists for 300s\n' +
+          'Events:                      <none>\n',
+      ),
+      r.stdout.slice(-400),
+    );
+    assert.match(
+      r.stdout,
+      /\nInit Containers:\n {2}istio-init:\n[^]*?\n {4}State: {10}Terminated\n {6}Reason: {7}Completed\n {6}Exit Code: {4}0\n/,
+    );
+    assert.match(r.stdout, /\n {6}\/var\/run\/secrets\/tokens from istio-token \(rw\)\n/);
     // `kubectl describe pod -n istioinaction -l app=webapp | grep Readiness:` in the notes.
     const all = await skiff(['describe', 'pod', '-n', 'istioinaction', '-l', 'app=catalog']);
     const readiness = all.stdout.split('\n').filter((l) => l.includes('Readiness:'));

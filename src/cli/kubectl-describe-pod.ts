@@ -202,6 +202,30 @@ export function writeContainers(
   }
 }
 
+/** A Go `*bool` as `%v` prints it. */
+const optionalText = (v: unknown): string => (typeof v === 'boolean' ? String(v) : '<nil>');
+
+/** printProjectedVolumeSource: one line per source kind. */
+function writeProjectedVolume(w: DescribeWriter, projected: Json): void {
+  w.write(2, 'Type:\tProjected (a volume that contains injected data from multiple sources)\n');
+  for (const source of list(projected, 'sources')) {
+    if (isJson(source['secret'])) {
+      w.write(2, `SecretName:\t${str(source['secret'], 'name')}\n`);
+      w.write(2, `SecretOptionalName:\t${optionalText(source['secret']['optional'])}\n`);
+    } else if (isJson(source['downwardAPI'])) {
+      w.write(2, 'DownwardAPI:\ttrue\n');
+    } else if (isJson(source['configMap'])) {
+      w.write(2, `ConfigMapName:\t${str(source['configMap'], 'name')}\n`);
+      w.write(2, `ConfigMapOptional:\t${optionalText(source['configMap']['optional'])}\n`);
+    } else if (isJson(source['serviceAccountToken'])) {
+      w.write(
+        2,
+        `TokenExpirationSeconds:\t${num(source['serviceAccountToken'], 'expirationSeconds') ?? 3600}\n`,
+      );
+    }
+  }
+}
+
 function writeVolumes(w: DescribeWriter, volumes: Json[], space = ''): void {
   if (volumes.length === 0) {
     w.write(0, `${space}Volumes:\t<none>\n`);
@@ -222,6 +246,17 @@ function writeVolumes(w: DescribeWriter, volumes: Json[], space = ''): void {
       w.write(2, 'Type:\tSecret (a volume populated by a Secret)\n');
       w.write(2, `SecretName:\t${str(v['secret'], 'secretName')}\n`);
       w.write(2, `Optional:\t${v['secret']['optional'] === true}\n`);
+    } else if (isJson(v['downwardAPI'])) {
+      w.write(2, 'Type:\tDownwardAPI (a volume populated by information about the pod)\n');
+      w.write(2, 'Items:\n');
+      for (const item of list(v['downwardAPI'], 'items')) {
+        const ref = isJson(item['fieldRef'])
+          ? str(item['fieldRef'], 'fieldPath')
+          : str(item['resourceFieldRef'], 'resource');
+        w.write(3, `${ref} -> ${str(item, 'path')}\n`);
+      }
+    } else if (isJson(v['projected'])) {
+      writeProjectedVolume(w, v['projected']);
     } else {
       w.write(2, 'Type:\t<unknown>\n');
     }

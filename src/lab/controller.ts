@@ -10,6 +10,7 @@ import type { KubeObject, ObjectStore } from '../store/index.js';
 import { IpAllocator, SERVICE_SUBNET } from './addresses.js';
 import { injectSidecar, wantsSidecar } from './inject.js';
 import { podTemplateHash, randomSuffix } from './names.js';
+import { admitPodSpec } from './pod-admission.js';
 import type { Json } from './objects.js';
 import {
   arrayAt,
@@ -334,6 +335,7 @@ export class LabController {
     };
     const namespace = this.store.get('/Namespace', undefined, ns);
     if (namespace && wantsSidecar(labelsOf(namespace), pod)) pod = injectSidecar(pod, deploymentName);
+    pod['spec'] = admitPodSpec(recordAt(pod, 'spec'));
     this.store.create(pod);
   }
 

@@ -19,3 +19,4 @@ export * from './pod-metrics.js';
 export * from './pod-metrics-api.js';
 export * from './pod-metrics-istiod.js';
 export * from './root-cert-publisher.js';
+export * from './pod-admission.js';

@@ -122,6 +122,100 @@ export const SIDECAR_RESOURCES: Json = {
   requests: { cpu: '10m', memory: '40Mi' },
 };
 
+/** The pod volumes Istio 1.17's sidecar template adds, in its order (the status annotation lists them). */
+function sidecarVolumes(): Json[] {
+  const emptyDir = (name: string, medium?: string): Json => ({
+    name,
+    emptyDir: medium ? { medium } : {},
+  });
+  return [
+    emptyDir('workload-socket'),
+    emptyDir('credential-socket'),
+    emptyDir('workload-certs'),
+    emptyDir('istio-envoy', 'Memory'),
+    emptyDir('istio-data'),
+    {
+      name: 'istio-podinfo',
+      downwardAPI: {
+        items: [
+          { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
+          { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } },
+        ],
+      },
+    },
+    {
+      name: 'istio-token',
+      projected: {
+        sources: [
+          { serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 43200, path: 'istio-token' } },
+        ],
+      },
+    },
+    { name: 'istiod-ca-cert', configMap: { name: 'istio-ca-root-cert' } },
+  ];
+}
+
+/** Where the sidecar template mounts those volumes. */
+const SIDECAR_MOUNTS: Json[] = [
+  { name: 'workload-socket', mountPath: '/var/run/secrets/workload-spiffe-uds' },
+  { name: 'credential-socket', mountPath: '/var/run/secrets/credential-uds' },
+  { name: 'workload-certs', mountPath: '/var/run/secrets/workload-spiffe-credentials' },
+  { name: 'istiod-ca-cert', mountPath: '/var/run/secrets/istio' },
+  { name: 'istio-data', mountPath: '/var/lib/istio/data' },
+  { name: 'istio-envoy', mountPath: '/etc/istio/proxy' },
+  { name: 'istio-token', mountPath: '/var/run/secrets/tokens' },
+  { name: 'istio-podinfo', mountPath: '/etc/istio/pod' },
+];
+
+/** Ports the init container leaves uncaptured inbound (`-d`): the agent's and Envoy's own. */
+const EXCLUDED_INBOUND_PORTS = '15090,15021,15020';
+
+/**
+ * `istio-init` as the template declares it. The lab has no iptables: its capture layer applies the same
+ * redirection (outbound to 15001, inbound to 15006, the proxy's own traffic exempt) when the pod starts, and
+ * the kubelet reports this container Completed once that is in place.
+ */
+function istioInitContainer(): Json {
+  return {
+    name: 'istio-init',
+    image: PROXY_IMAGE,
+    args: [
+      'istio-iptables',
+      '-p',
+      '15001',
+      '-z',
+      '15006',
+      '-u',
+      '1337',
+      '-m',
+      'REDIRECT',
+      '-i',
+      '*',
+      '-x',
+      '',
+      '-b',
+      '*',
+      '-d',
+      EXCLUDED_INBOUND_PORTS,
+      '--log_output_level=default:info',
+    ],
+    resources: structuredClone(SIDECAR_RESOURCES),
+  };
+}
+
+/** The sidecar's arguments in Istio 1.17's template with the demo profile's settings. */
+const SIDECAR_ARGS = [
+  'proxy',
+  'sidecar',
+  '--domain',
+  '$(POD_NAMESPACE).svc.cluster.local',
+  '--proxyLogLevel=warning',
+  '--proxyComponentLogLevel=misc:error',
+  '--log_output_level=default:info',
+  '--concurrency',
+  '2',
+];
+
 function fieldEnv(name: string, fieldPath: string): Json {
   return { name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } };
 }
@@ -184,7 +278,7 @@ export function injectSidecar(pod: Json, workloadName: string): Json {
   const sidecar: Json = {
     name: SIDECAR_CONTAINER,
     image: PROXY_IMAGE,
-    args: ['proxy', 'sidecar'],
+    args: [...SIDECAR_ARGS],
     env,
     ports: [{ containerPort: 15090, name: 'http-envoy-prom', protocol: 'TCP' }],
     resources: structuredClone(SIDECAR_RESOURCES),
@@ -195,8 +289,13 @@ export function injectSidecar(pod: Json, workloadName: string): Json {
       timeoutSeconds: 3,
       failureThreshold: 30,
     },
+    volumeMounts: structuredClone(SIDECAR_MOUNTS),
   };
+  const inits = (Array.isArray(spec['initContainers']) ? spec['initContainers'] : []).filter(isRecord);
+  spec['initContainers'] = [...inits, istioInitContainer()];
   spec['containers'] = [...containers, sidecar];
+  const volumes = (Array.isArray(spec['volumes']) ? spec['volumes'] : []).filter(isRecord);
+  spec['volumes'] = [...sidecarVolumes(), ...volumes];
   meta['labels'] = labels;
   meta['annotations'] = annotations;
   return out;
