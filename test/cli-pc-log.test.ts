@@ -124,7 +124,7 @@ describe('proxy-config log heads its reply with the pod name, as istioctl 1.17',
     }
   });
 
-  it('asks nothing more of an address that is not a pod admin port, or when no pod is named', async () => {
+  it('names a given pod as given, and asks the proxy who it is when none is named', async () => {
     const admin = await fakeAdmin(
       '127.0.0.1',
       0,
@@ -133,9 +133,10 @@ describe('proxy-config log heads its reply with the pod name, as istioctl 1.17',
     try {
       const named = await run(['pc', 'log', 'sleep-0', '-n', 'shop', '--admin-address', admin.address]);
       assert.ok(named.stdout.startsWith('sleep-0.shop:\n'), named.stdout);
+      // With no pod named, the proxy is asked who it is (istioctl's header is the pod).
       const bare = await run(['pc', 'log', '--admin-address', admin.address]);
-      assert.ok(bare.stdout.startsWith(`${admin.address}:\n`), bare.stdout);
-      assert.deepEqual(admin.requests, ['POST /logging', 'POST /logging']);
+      assert.ok(bare.stdout.startsWith(`${POD}.istio-system:\n`), bare.stdout);
+      assert.deepEqual(admin.requests, ['POST /logging', 'POST /logging', 'GET /server_info']);
     } finally {
       await admin.close();
     }

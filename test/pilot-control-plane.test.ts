@@ -199,7 +199,9 @@ describe('skiff pilot over a config directory', () => {
     const unknown = await get(pilot.httpPort, '/debug/config_dump?proxyID=nope.nowhere');
     assert.equal(unknown.status, 404);
     const dump = JSON.parse(
-      (await get(pilot.httpPort, '/debug/config_dump?proxyID=istio-ingressgateway-1')).body,
+      // The stream that watches CDS: istiod dumps only the types a connection watches.
+      (await get(pilot.httpPort, `/debug/config_dump?proxyID=${encodeURIComponent(client.connectionId)}`))
+        .body,
     ) as {
       configs: Record<string, unknown>[];
     };

@@ -168,7 +168,7 @@ describe('istiod debug endpoints: push_status, authorizationz, endpointz, connec
     };
     assert.equal(res.totalClients, 2);
     for (const c of res.clients) {
-      assert.deepEqual(Object.keys(c), ['connectionId', 'connectedAt', 'address']);
+      assert.deepEqual(Object.keys(c), ['connectionId', 'connectedAt', 'address', 'labels']);
       assert.match(String(c['address']), /^(ipv4:)?127\.0\.0\.1:\d+$|^\[?::1\]?:\d+$|^ipv6/);
     }
     const syncz = await httpGet(pilot.httpPort, '/debug/syncz');

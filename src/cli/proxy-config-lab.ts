@@ -31,13 +31,34 @@ export async function labAdminAddress(
   namespace: string,
   io: CommandIO,
 ): Promise<AdminAddress | undefined> {
+  return (await labProxyTarget(target, namespace, io))?.address;
+}
+
+/** A lab pod's proxy: its admin address and the pod the target resolved to (`<pod>.<namespace>`). */
+export interface LabProxy {
+  address: AdminAddress;
+  pod: string;
+}
+
+/**
+ * The lab pod a target names (`<pod>`, `deploy/<name>`, ...) with its proxy's admin address, as istioctl
+ * resolves the target to pods; undefined when no lab runs here.
+ */
+export async function labProxyTarget(
+  target: string,
+  namespace: string,
+  io: CommandIO,
+): Promise<LabProxy | undefined> {
   const server = await labServer(io);
   if (server === undefined) return undefined;
   const ref = parseTargetRef(target, namespace);
   const snapshot = await fetchSnapshot(server);
   const workload = resolveTarget(ref, snapshot, buildRegistry(snapshot));
   if (!workload.address) throw dumpError(`pod ${workload.name}.${workload.namespace} has no IP address yet`);
-  return parseAdminAddress(`${workload.address}:${ENVOY_ADMIN_PORT}`);
+  return {
+    address: parseAdminAddress(`${workload.address}:${ENVOY_ADMIN_PORT}`),
+    pod: `${workload.name}.${workload.namespace}`,
+  };
 }
 
 /** The running lab's control-plane debug address (`host:port`), or undefined when no lab runs here. */

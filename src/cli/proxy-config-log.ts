@@ -4,7 +4,7 @@
  */
 import { dumpError } from './configdump-common.js';
 import type { AdminAddress } from './proxy-config-admin.js';
-import { DEFAULT_ADMIN_PORT, adminFetch, adminRequest } from './proxy-config-admin.js';
+import { adminFetch, adminRequest } from './proxy-config-admin.js';
 
 /** Envoy's levels by istioctl's names (`warning`, not `warn`). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off'] as const;
@@ -59,38 +59,54 @@ export function podFromNodeId(id: unknown): string | undefined {
   return name && /^[^.\s]+\.[^.\s]+$/.test(name) ? name : undefined;
 }
 
-/**
- * The name istioctl heads the reply with: the pod's (`istio-ingressgateway-6bb8fb6549-2mlk2.istio-system`,
- * also for `deploy/istio-ingressgateway`, which istioctl resolves to its pods). A pod's Envoy (its admin
- * port 15000, where the lab reaches a pod) says which pod it is in `/server_info`; other addresses, and
- * proxies that do not say, keep `label`.
- */
-async function headerName(address: AdminAddress, label: string): Promise<string> {
-  if (label === address.authority || address.port !== DEFAULT_ADMIN_PORT) return label;
+/** Who the proxy is, for the header: its pod when known, else what to fall back on. */
+export interface LogHeader {
+  /** `<pod>.<namespace>` from a pod argument or the lab's resolution of the target (istioctl's getPodNames). */
+  pod?: string;
+  /** What to print when neither the target nor the proxy names a pod (the target as given, or the address). */
+  fallback: string;
+}
+
+/** The `<pod>.<namespace>` an Envoy's `/server_info` node id names, on any admin port; undefined if none. */
+export async function serverInfoPod(address: AdminAddress): Promise<string | undefined> {
   try {
     const res = await adminRequest(address, 'GET', 'server_info');
-    if (res.status !== 200) return label;
+    if (res.status !== 200) return undefined;
     const info: unknown = JSON.parse(res.body);
     const node =
       typeof info === 'object' && info !== null ? (info as Record<string, unknown>)['node'] : undefined;
     const id =
       typeof node === 'object' && node !== null ? (node as Record<string, unknown>)['id'] : undefined;
-    return podFromNodeId(id) ?? label;
+    return podFromNodeId(id);
   } catch {
-    return label;
+    return undefined;
   }
 }
 
 /**
- * Runs `proxy-config log` against one admin address; returns istioctl's `<pod>.<namespace>:\n<reply>` text
- * (`label` names the target as given; the proxy's own pod name replaces it when the proxy reports one).
+ * The name istioctl heads the reply with: the pod it resolved the target to
+ * (`istio-ingressgateway-6bb8fb6549-2mlk2.istio-system`, also for `deploy/istio-ingressgateway`). When
+ * only an admin address is known (a deployment or no target given), the proxy says which pod it is in
+ * `/server_info`, whatever port its admin API listens on.
  */
-export async function runProxyLog(address: AdminAddress, label: string, flags: LogFlags): Promise<string> {
+async function headerName(address: AdminAddress, header: LogHeader): Promise<string> {
+  if (header.pod) return header.pod;
+  return (await serverInfoPod(address)) ?? header.fallback;
+}
+
+/**
+ * Runs `proxy-config log` against one admin address; returns istioctl's `<pod>.<namespace>:\n<reply>` text.
+ */
+export async function runProxyLog(
+  address: AdminAddress,
+  header: LogHeader,
+  flags: LogFlags,
+): Promise<string> {
   if (flags.reset && flags.level) throw dumpError('--level cannot be combined with --reset');
   const loggers = await adminFetch(address, 'POST', 'logging');
   let reply = loggers;
   for (const [logger, level] of plannedLogLevels(flags, loggers)) {
     reply = await adminFetch(address, 'POST', `logging?${logger}=${level}`);
   }
-  return `${await headerName(address, label)}:\n${reply}`;
+  return `${await headerName(address, header)}:\n${reply}`;
 }

@@ -27,8 +27,9 @@ import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
 import { adminFetch, adminRequest, parseAdminAddress } from './proxy-config-admin.js';
 import type { AdminAddress } from './proxy-config-admin.js';
-import { labAdminAddress } from './proxy-config-lab.js';
+import { labAdminAddress, labProxyTarget } from './proxy-config-lab.js';
 import { runProxyLog } from './proxy-config-log.js';
+import type { LogHeader } from './proxy-config-log.js';
 import { parseTargetRef } from './proxy-config-target.js';
 import { simulateConfigDump } from './proxy-config-simulate.js';
 
@@ -304,25 +305,27 @@ async function logAction(pods: string[], flags: ProxyConfigFlags, io: CommandIO)
   }
   if (pods.length > 1) throw dumpError('log requires pod name or --selector');
   if (flags.reset && flags.level) throw dumpError('--level cannot be combined with --reset');
-  const labAddress =
+  const lab =
     flags.adminAddress === undefined && pods[0] !== undefined
-      ? await labAdminAddress(pods[0], flags.namespace ?? 'default', io)
+      ? await labProxyTarget(pods[0], flags.namespace ?? 'default', io)
       : undefined;
-  if (flags.adminAddress === undefined && labAddress === undefined) {
+  if (flags.adminAddress === undefined && lab === undefined) {
     throw dumpError(
       pods.length === 0
         ? 'log requires pod name or --selector'
         : `reading ${pods[0] ?? ''} from a Kubernetes cluster is not available: use --admin-address <host:port>`,
     );
   }
-  const address = labAddress ?? parseAdminAddress(flags.adminAddress ?? '');
-  const pod = pods[0];
-  let label = address.authority;
-  if (pod !== undefined) {
-    const ref = parseTargetRef(pod, flags.namespace ?? 'default');
-    label = `${ref.name}.${ref.namespace}`;
+  const address = lab?.address ?? parseAdminAddress(flags.adminAddress ?? '');
+  const header: LogHeader = { pod: lab?.pod, fallback: address.authority };
+  const target = pods[0];
+  if (target !== undefined && lab === undefined) {
+    const ref = parseTargetRef(target, flags.namespace ?? 'default');
+    // A pod argument names the pod itself; a deployment leaves it to the proxy to say which pod it is.
+    if (ref.kind === 'pod') header.pod = `${ref.name}.${ref.namespace}`;
+    header.fallback = `${ref.name}.${ref.namespace}`;
   }
-  io.stdout(await runProxyLog(address, label, { level: flags.level, reset: flags.reset }));
+  io.stdout(await runProxyLog(address, header, { level: flags.level, reset: flags.reset }));
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];

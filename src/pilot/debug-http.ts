@@ -1,18 +1,24 @@
 /**
  * istiod's debug HTTP endpoints (pilot/pkg/xds/debug.go at 1.17) over the ADS server's state, plus
- * `/ready`, `/version` and `/metrics`. JSON is written compact, or with 4-space indents under `?pretty`,
+ * `/ready` (the HTTP port, 8080), `/version` and `/metrics` (the monitoring port, 15014), as istiod's
+ * httpMux and monitoringMux split them. JSON is written compact, or with 4-space indents under `?pretty`,
  * with Go's HTML escaping, as istiod's writeJSON does.
+ *
+ * The same handlers answer the ADS debug type `istio.io/debug` (istiod's DebugGen and its internal mux):
+ * `runDebugHandler` runs one in process and captures what it writes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigSnapshot } from '../model/index.js';
-import { SKIFF_ISTIO_VERSION, XDS_TYPE, watchStatus } from '../xds/index.js';
-import type { AdsServer, Connection, Json, ProxyResources } from '../xds/index.js';
+import { XDS_TYPE, buildInfoString, connectionDump, setDebugHttpRunner, watchStatus } from '../xds/index.js';
+import type { AdsServer, Connection, ConnectionDump, DebugHttpReply, Json } from '../xds/index.js';
+import { configzJson, goTime, nodeMetadataJson, proxyLabelsJson, serviceJson } from './debug-model-json.js';
 import { authorizationDebug, endpointz, pushStatus, pushStatusJson } from './debug-status.js';
 
 /** Response header naming the control plane (its POD_NAME), the ISTIOD column of proxy-status. */
 export const PILOT_ID_HEADER = 'x-skiff-pilot-id';
 
-export const PILOT_VERSION_STRING = `${SKIFF_ISTIO_VERSION}-skiff-node${process.versions.node}-Clean-${SKIFF_ISTIO_VERSION}`;
+/** istiod's `/version` body: BuildInfo.String() with skiff's build info. */
+export const PILOT_VERSION_STRING = buildInfoString();
 
 export interface DebugContext {
   server: AdsServer;
@@ -24,7 +30,15 @@ export interface DebugContext {
   pushedOnce: () => boolean;
 }
 
-type Handler = (url: URL, ctx: DebugContext, res: ServerResponse) => void | Promise<void>;
+/** What a handler writes to: a ServerResponse, or the capture DebugGen runs handlers with. */
+export interface DebugResponse {
+  writeHead(status: number, headers?: Record<string, string>): unknown;
+  setHeader(name: string, value: string): unknown;
+  end(body?: string): unknown;
+  readonly headersSent: boolean;
+}
+
+type Handler = (url: URL, ctx: DebugContext, res: DebugResponse) => void | Promise<void>;
 
 const HANDLERS = new Map<string, { help: string; handler: Handler }>();
 
@@ -41,18 +55,18 @@ export function goJson(value: unknown, pretty: boolean): string {
   );
 }
 
-function writeJson(res: ServerResponse, url: URL, value: unknown): void {
+function writeJson(res: DebugResponse, url: URL, value: unknown): void {
   res.writeHead(200, { 'Content-Type': 'application/json' });
   res.end(goJson(value, url.searchParams.has('pretty')));
 }
 
-function writeText(res: ServerResponse, code: number, text: string): void {
+function writeText(res: DebugResponse, code: number, text: string): void {
   res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8' });
   res.end(text);
 }
 
 /** istiod's getDebugConnection + errorHandler: the connection named by ?proxyID, or an error written. */
-function debugConnection(url: URL, ctx: DebugContext, res: ServerResponse): Connection | undefined {
+function debugConnection(url: URL, ctx: DebugContext, res: DebugResponse): Connection | undefined {
   const proxyId = url.searchParams.get('proxyID') ?? '';
   if (proxyId === '') {
     writeText(res, 400, 'You must provide a proxyID in the query string\n');
@@ -70,13 +84,17 @@ function debugConnection(url: URL, ctx: DebugContext, res: ServerResponse): Conn
   return con;
 }
 
+/**
+ * istiod's AdsClient: id, time and address; with details (adsz) also the proxy's labels, its NodeMetadata,
+ * locality and watches. `connections` leaves Labels unset, which Go writes as `"labels": null`.
+ */
 function adsClient(con: Connection, withDetails: boolean): Record<string, unknown> {
   const base: Record<string, unknown> = {
     connectionId: con.id,
-    connectedAt: con.connectedAt.toISOString(),
+    connectedAt: goTime(con.connectedAt),
     address: con.peerAddress,
   };
-  if (!withDetails) return base;
+  if (!withDetails) return { ...base, labels: null };
   const watches: Record<string, string[]> = {};
   for (const type of [...con.watches.keys()].sort()) {
     const w = con.watches.get(type);
@@ -84,11 +102,21 @@ function adsClient(con: Connection, withDetails: boolean): Record<string, unknow
   }
   return {
     ...base,
-    labels: con.proxy.labels,
-    metadata: con.proxy.metadata,
-    locality: con.locality,
+    labels: proxyLabelsJson(con.proxy),
+    metadata: nodeMetadataJson(con.proxy.metadata),
+    locality: localityJson(con.locality),
     ...(Object.keys(watches).length > 0 ? { watches } : {}),
   };
+}
+
+/** core.Locality through encoding/json: the proto's snake_case names, empty ones left out. */
+function localityJson(locality: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of ['region', 'zone', 'sub_zone']) {
+    const v = locality[key] ?? (key === 'sub_zone' ? locality['subZone'] : undefined);
+    if (typeof v === 'string' && v !== '') out[key] = v;
+  }
+  return out;
 }
 
 function clientsJson(connections: Connection[], withDetails: boolean): Record<string, unknown> {
@@ -99,7 +127,7 @@ function clientsJson(connections: Connection[], withDetails: boolean): Record<st
 }
 
 /** handlePushRequest: `?push=true` pushes everything to everyone. */
-function handledPush(url: URL, ctx: DebugContext, res: ServerResponse): boolean {
+function handledPush(url: URL, ctx: DebugContext, res: DebugResponse): boolean {
   if ((url.searchParams.get('push') ?? '') === '') return false;
   const n = ctx.server.pushAll('debug');
   writeText(res, 200, `Pushed to ${n} servers\n`);
@@ -110,8 +138,12 @@ function withType(typeUrl: string, json: Json): Record<string, unknown> {
   return { '@type': typeUrl, ...json };
 }
 
-/** An Envoy admin ConfigDump (proto3 JSON) of what the control plane would send the proxy now. */
-export function configDump(resources: ProxyResources, version: string, includeEds: boolean): unknown {
+/**
+ * istiod's connectionConfigDump as proto3 JSON: the Envoy admin ConfigDump of what the control plane would
+ * send the proxy now (only the types it watches; EDS only with include_eds=true; secrets redacted).
+ */
+export function configDump(dump: ConnectionDump, includeEds: boolean): unknown {
+  const version = dump.version;
   const configs: unknown[] = [
     { '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump' },
     {
@@ -119,7 +151,7 @@ export function configDump(resources: ProxyResources, version: string, includeEd
       versionInfo: version,
       ...nonEmpty(
         'dynamicActiveClusters',
-        resources.clusters.map((c) => ({ cluster: withType(XDS_TYPE.cluster, c) })),
+        dump.clusters.map((c) => ({ cluster: withType(XDS_TYPE.cluster, c) })),
       ),
     },
   ];
@@ -128,7 +160,7 @@ export function configDump(resources: ProxyResources, version: string, includeEd
       '@type': 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump',
       ...nonEmpty(
         'dynamicEndpointConfigs',
-        resources.endpoints.map((e) => ({
+        dump.endpoints.map((e) => ({
           versionInfo: version,
           endpointConfig: withType(XDS_TYPE.endpoint, e),
         })),
@@ -141,7 +173,7 @@ export function configDump(resources: ProxyResources, version: string, includeEd
       versionInfo: version,
       ...nonEmpty(
         'dynamicListeners',
-        resources.listeners.map((l) => ({
+        dump.listeners.map((l) => ({
           name: typeof l['name'] === 'string' ? l['name'] : '',
           activeState: { versionInfo: version, listener: withType(XDS_TYPE.listener, l) },
         })),
@@ -152,14 +184,14 @@ export function configDump(resources: ProxyResources, version: string, includeEd
       '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
       ...nonEmpty(
         'dynamicRouteConfigs',
-        resources.routes.map((r) => ({ versionInfo: version, routeConfig: withType(XDS_TYPE.route, r) })),
+        dump.routes.map((r) => ({ versionInfo: version, routeConfig: withType(XDS_TYPE.route, r) })),
       ),
     },
     {
       '@type': 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump',
       ...nonEmpty(
         'dynamicActiveSecrets',
-        resources.secrets.map((s) => ({ versionInfo: version, secret: withType(XDS_TYPE.secret, s) })),
+        dump.secrets.map((s) => ({ versionInfo: version, secret: withType(XDS_TYPE.secret, s) })),
       ),
     },
     { '@type': 'type.googleapis.com/envoy.admin.v3.EcdsConfigDump' },
@@ -187,7 +219,8 @@ register('/debug/adsz', 'Status and debug interface for ADS', (url, ctx, res) =>
     }
     connections = [con];
   }
-  writeJson(res, url, clientsJson(connections, true));
+  const sorted = [...connections].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  writeJson(res, url, clientsJson(sorted, true));
 });
 register('/debug/adsz?push=true', 'Initiates push of the current state to all connected endpoints', () => {});
 register(
@@ -204,21 +237,14 @@ register(
   },
 );
 register('/debug/configz', 'Debug support for config', (url, ctx, res) => {
+  writeJson(res, url, configzJson(ctx.snapshot().resources));
+});
+register('/debug/registryz', 'Debug support for registry', (url, ctx, res) => {
   writeJson(
     res,
     url,
-    ctx.snapshot().resources.map((r) => r.object),
+    ctx.server.push.registry.services().map((svc) => serviceJson(svc)),
   );
-});
-/** Registry objects without their back references to source objects (large, and not istiod's shape). */
-function registryView(value: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(value, (k, v: unknown) => (k === 'source' || k === 'origin' ? undefined : v)) ?? 'null',
-  );
-}
-
-register('/debug/registryz', 'Debug support for registry', (url, ctx, res) => {
-  writeJson(res, url, registryView(ctx.server.push.registry.services()));
 });
 register('/debug/endpointz', 'Debug support for endpoints', (url, ctx, res) => {
   writeJson(res, url, endpointz(ctx.server.push));
@@ -237,18 +263,14 @@ register(
   (url, ctx, res) => {
     const con = debugConnection(url, ctx, res);
     if (!con) return;
-    let resources: ProxyResources;
+    let dump: ConnectionDump;
     try {
-      resources = ctx.server.generate(con);
+      dump = connectionDump(ctx.server, con);
     } catch (err) {
       writeText(res, 500, (err as Error).message);
       return;
     }
-    writeJson(
-      res,
-      url,
-      configDump(resources, ctx.server.push.version, url.searchParams.get('include_eds') === 'true'),
-    );
+    writeJson(res, url, configDump(dump, url.searchParams.get('include_eds') === 'true'));
   },
 );
 register('/debug/push_status', 'Last PushContext Details', (_url, ctx, res) => {
@@ -295,11 +317,57 @@ export function connectionStatuses(con: Connection): Record<string, string> {
   return out;
 }
 
-/** The request handler for the debug port (8080) and, with `metrics`, the monitoring port (15014). */
+/** A response that keeps what a handler writes, for DebugGen (istiod's ResponseCapture). */
+class CapturedResponse implements DebugResponse {
+  status = 200;
+  body = '';
+  headersSent = false;
+  writeHead(status: number): this {
+    this.status = status;
+    this.headersSent = true;
+    return this;
+  }
+  setHeader(): this {
+    return this;
+  }
+  end(body?: string): this {
+    this.headersSent = true;
+    if (body !== undefined) this.body += body;
+    return this;
+  }
+}
+
+/**
+ * Runs the debug handler `/debug/<pathAndQuery>` in process, as istiod's DebugGen runs its internal mux:
+ * only the registered `/debug/...` handlers (no index, `/ready` or `/version`); anything else is Go's
+ * NotFound (`404 page not found`).
+ */
+export async function runDebugHandler(ctx: DebugContext, pathAndQuery: string): Promise<DebugHttpReply> {
+  const url = new URL(`/debug/${pathAndQuery}`, 'http://localhost');
+  const entry = HANDLERS.get(url.pathname);
+  const res = new CapturedResponse();
+  if (!entry) {
+    writeText(res, 404, '404 page not found\n');
+    return { status: res.status, body: res.body };
+  }
+  try {
+    await entry.handler(url, ctx, res);
+  } catch (err) {
+    if (!res.headersSent) writeText(res, 500, `${(err as Error).message ?? String(err)}\n`);
+  }
+  return { status: res.status, body: res.body };
+}
+
+/**
+ * The request handler for the debug port (8080: debug handlers and `/ready`) and, with `metrics`, the
+ * monitoring port (15014: debug handlers, `/metrics` and `/version`). Also gives the ADS server's DebugGen
+ * these handlers, so `istio.io/debug` requests run them in process.
+ */
 export function debugRequestHandler(
   ctx: DebugContext,
   options: { metrics?: boolean } = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  setDebugHttpRunner(ctx.server, (pathAndQuery) => runDebugHandler(ctx, pathAndQuery));
   return (req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -310,12 +378,12 @@ export function debugRequestHandler(
         res.end(text);
         return;
       }
-      if (path === '/version') {
+      if (options.metrics && path === '/version') {
         writeText(res, 200, PILOT_VERSION_STRING);
         return;
       }
-      if (path === '/ready') {
-        res.writeHead(ctx.ready() ? 200 : 503);
+      if (!options.metrics && path === '/ready') {
+        res.writeHead(ctx.ready() ? 200 : 503, { 'Content-Length': '0' });
         res.end();
         return;
       }

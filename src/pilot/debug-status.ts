@@ -15,6 +15,7 @@
 import { KIND } from '../api/index.js';
 import type { Resource } from '../api/index.js';
 import type { Endpoint, Service, ServicePort } from '../registry/index.js';
+import { serviceJson, servicePortJson } from './debug-model-json.js';
 import { labelsMatch } from '../registry/index.js';
 import { memoized } from '../xds/index.js';
 import type { Proxy, PushContext } from '../xds/index.js';
@@ -229,29 +230,6 @@ export function authorizationDebug(push: PushContext): unknown {
 
 const HEALTH: Record<string, number> = { HEALTHY: 1, UNHEALTHY: 2, DRAINING: 3 };
 
-function serviceJson(svc: Service): Record<string, unknown> {
-  return {
-    Attributes: {
-      ServiceRegistry: svc.registry,
-      Name: svc.name,
-      Namespace: svc.namespace,
-      Labels: Object.keys(svc.labels).length > 0 ? svc.labels : null,
-      ExportTo: svc.exportTo.length > 0 ? Object.fromEntries(svc.exportTo.map((e) => [e, true])) : null,
-      LabelSelectors: svc.selector ?? null,
-    },
-    ports: svc.ports.map(portJson),
-    ...(svc.serviceAccounts.length > 0 ? { serviceAccounts: svc.serviceAccounts } : {}),
-    hostname: svc.hostname,
-    defaultAddress: svc.defaultAddress,
-    Resolution: ['ClientSideLB', 'DNSLB', 'Passthrough', 'DNSRoundRobinLB'].indexOf(svc.resolution),
-    MeshExternal: svc.meshExternal,
-  };
-}
-
-function portJson(port: ServicePort): Record<string, unknown> {
-  return { ...(port.name ? { name: port.name } : {}), port: port.port, protocol: port.protocol };
-}
-
 function endpointJson(ep: Endpoint): Record<string, unknown> {
   const [region = '', zone = '', subzone = ''] = ep.locality.split('/');
   return {
@@ -285,7 +263,7 @@ export function endpointz(push: PushContext): unknown[] {
         svc: `${svc.hostname}:${port.name}`,
         ep:
           eps.length > 0
-            ? eps.map((e) => ({ service, servicePort: portJson(port), endpoint: endpointJson(e) }))
+            ? eps.map((e) => ({ service, servicePort: servicePortJson(port), endpoint: endpointJson(e) }))
             : null,
       });
     }

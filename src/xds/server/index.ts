@@ -27,3 +27,22 @@ export { CLIENT_CONFIG_TYPE, DEBUG_SYNCZ_TYPE } from './debug-types.js';
 export { parseConfigKey, proxyNeedsPush, resolveChanges, triggerReason } from './push-scope.js';
 export type { ParsedConfigKey, ScopedRequest } from './push-scope.js';
 export { SendBudget } from './send-budget.js';
+export {
+  DEBUG_CONFIG_DUMP_TYPE,
+  DEBUG_TYPE,
+  ISTIO_SYSTEM_NAMESPACE,
+  answerDebugType,
+  buildInfoString,
+  connectionDump,
+  controlPlaneIdentifier,
+  redactSecret,
+  setDebugHttpRunner,
+  skiffBuildInfo,
+} from './debug-types.js';
+export type {
+  BuildInfo,
+  ConnectionDump,
+  DebugAnswer,
+  DebugHttpReply,
+  DebugHttpRunner,
+} from './debug-types.js';

@@ -20,7 +20,7 @@ import type { DeltaRequest, EncodedResource, SotwRequest, RequestNode } from './
 import { Connection, newWatch, watchStatus } from './connection.js';
 import type { ConfigStatus, StreamKind, WatchState } from './connection.js';
 import { Debouncer } from './debounce.js';
-import { DEBUG_SYNCZ_TYPE, debugSynczResources, isDebugType } from './debug-types.js';
+import { answerDebugType, controlPlaneIdentifier, isDebugType } from './debug-types.js';
 import { silentLogger } from './log.js';
 import type { Logger } from './log.js';
 import { XdsMetrics } from './metrics.js';
@@ -222,7 +222,7 @@ export class AdsServer {
     this.sendTimeoutMs = options.sendTimeoutMs ?? 5000;
     this.sendBudget = new SendBudget(options.sendBudgetBytes ?? 64 * 1024 * 1024);
     this.podId = options.podName || 'skiff-pilot';
-    this.controlPlane = JSON.stringify({ Component: 'istiod', ID: this.podId });
+    this.controlPlane = controlPlaneIdentifier(this.podId);
     this.queue = new PushQueue(options.pushThrottle ?? 100, mergePush, (con, req) => this.dequeued(con, req));
     this.debouncer = new Debouncer<DebouncedUpdate>(
       { afterMs: options.debounceAfterMs ?? 100, maxMs: options.debounceMaxMs ?? 10_000 },
@@ -636,7 +636,8 @@ export class AdsServer {
     let w = con.watches.get(typeUrl);
     if (isDebugType(typeUrl)) {
       // As istiod: debug requests are answered each time and start no watch.
-      if (!req.errorDetail && req.responseNonce === '') await this.answerDebug(con, typeUrl);
+      if (!req.errorDetail && req.responseNonce === '')
+        await this.answerDebug(con, typeUrl, req.resourceNames);
       return;
     }
     if (req.errorDetail) {
@@ -700,17 +701,24 @@ export class AdsServer {
     }
   }
 
-  private async answerDebug(con: Connection, typeUrl: string): Promise<void> {
-    if (typeUrl !== DEBUG_SYNCZ_TYPE) {
-      this.log.debug('ads', `ADS: unsupported debug type ${typeUrl} from ${con.id}`);
+  /** istiod's answer to a debug request (debug-types.ts): a response, nothing, or an error ending the stream. */
+  private async answerDebug(con: Connection, typeUrl: string, resourceNames: string[]): Promise<void> {
+    const answer = await answerDebugType(this, con, typeUrl, resourceNames);
+    if (answer.kind === 'error') {
+      // istiod's processRequest returns the generator's error, which ends the stream (gRPC Unknown).
+      this.log.warn('ads', `ADS: debug request ${typeUrl} from ${con.id} failed: ${answer.message}`);
+      this.closeConnection(con, { code: grpcStatus.UNKNOWN, details: answer.message });
       return;
     }
-    const resources = debugSynczResources(this.connections());
+    if (answer.kind === 'none') {
+      this.log.debug('ads', `ADS: ${typeUrl}: SKIP for node:${con.proxy.id}: ${answer.reason}`);
+      return;
+    }
     const bytes = encodeSotwResponse({
       versionInfo: this.currentPush.version,
       typeUrl,
       nonce: randomUUID(),
-      resources,
+      resources: answer.resources,
       controlPlane: this.controlPlane,
     });
     await this.write(con, bytes);
