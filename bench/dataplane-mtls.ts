@@ -168,6 +168,8 @@ export interface MtlsEvidence {
   handshakesIn: number;
   /** Requests the inbound sidecar counted with connection_security_policy mutual_tls. */
   mutualTlsRequestsIn: number;
+  /** Failed TLS connections on both sides (ssl.connection_error): refused handshakes and resumptions. */
+  tlsErrors?: number;
 }
 
 const ms = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(3)} ms` : '—');
@@ -223,7 +225,10 @@ export function mtlsComparisonLines(
     '',
     `mTLS evidence: TLS handshakes outbound (client) ${evidence.handshakesOut.toLocaleString('en-US')}, ` +
       `inbound (server) ${evidence.handshakesIn.toLocaleString('en-US')}; inbound requests with ` +
-      `connection_security_policy=mutual_tls ${evidence.mutualTlsRequestsIn.toLocaleString('en-US')}`,
+      `connection_security_policy=mutual_tls ${evidence.mutualTlsRequestsIn.toLocaleString('en-US')}` +
+      (evidence.tlsErrors !== undefined
+        ? `; failed TLS connections (ssl.connection_error, both sides) ${evidence.tlsErrors.toLocaleString('en-US')}`
+        : ''),
   );
   return lines;
 }

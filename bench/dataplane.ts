@@ -17,7 +17,9 @@
  * (process.cpuUsage) over both windows through IPC: CPU per 1,000 rps = (CPU s / window s) / (rps / 1000).
  *
  * Options (after `dataplane`): `--seconds=N` (fixed-rate and max windows, default 10), `--rate=N` (default
- * 1000), `--connections=N` (default 50), `--cpu-prof=<dir>` (run the skiff proxies under --cpu-prof).
+ * 1000), `--connections=N` (default 50), `--cpu-prof=<dir>` (run the skiff proxies under --cpu-prof),
+ * `--paths=skiff,mtls,peer` (measure only these beside direct, and print one compact table: the quick
+ * form for before/after comparisons; the full report needs all three).
  */
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
@@ -308,6 +310,9 @@ interface Reply {
 interface CpuWindow {
   /** user + system CPU time over the window, ms. */
   cpuMs: number;
+  /** The user and system parts (system: the kernel's share, mostly socket syscalls). */
+  userMs: number;
+  systemMs: number;
   wallMs: number;
 }
 
@@ -325,7 +330,12 @@ function serve(handlers: Record<string, Handler>): void {
     },
     'cpu-stop': (): CpuWindow => {
       const d = process.cpuUsage(cpu0);
-      return { cpuMs: (d.user + d.system) / 1000, wallMs: performance.now() - wall0 };
+      return {
+        cpuMs: (d.user + d.system) / 1000,
+        userMs: d.user / 1000,
+        systemMs: d.system / 1000,
+        wallMs: performance.now() - wall0,
+      };
     },
     exit: () => {
       // process.exit lets --cpu-prof write its profile (a signal would not).
@@ -407,12 +417,14 @@ async function skiffChild(): Promise<void> {
       let upstreamCx = 0;
       let downstreamCx = 0;
       let tlsHandshakes = 0;
+      let tlsErrors = 0;
       let mutualTls = 0;
       for (const c of engine?.stats.counters.values() ?? []) {
         if (c.name.startsWith('istiocustom.istio_requests_total.')) istio += c.value;
         if (c.name.startsWith('istiocustom.istio_requests_total.') && c.name.includes('=mutual_tls'))
           mutualTls += c.value;
         if (c.name.endsWith('.ssl.handshake')) tlsHandshakes += c.value;
+        if (c.name.endsWith('.ssl.connection_error')) tlsErrors += c.value;
         if (/^http\..*\.downstream_rq_completed$/.test(c.name)) downstream += c.value;
         if (/^cluster\..*\.upstream_cx_total$/.test(c.name)) upstreamCx += c.value;
         if (/^listener\..*\.downstream_cx_total$/.test(c.name)) downstreamCx += c.value;
@@ -423,6 +435,7 @@ async function skiffChild(): Promise<void> {
         upstreamCx,
         downstreamCx,
         tlsHandshakes,
+        tlsErrors,
         mutualTls,
       };
     },
@@ -630,10 +643,21 @@ interface Options {
   rate: number;
   connections: number;
   cpuProfDir?: string;
+  /** The paths to measure beside direct; all of them unless `--paths` names a subset. */
+  paths: Set<PathName>;
 }
 
+const PATH_NAMES = ['skiff', 'mtls', 'peer'] as const;
+type PathName = (typeof PATH_NAMES)[number];
+
 function parseOptions(argv: readonly string[]): Options {
-  const opts: Options = { seconds: 10, warmupSeconds: 2, rate: 1000, connections: 50 };
+  const opts: Options = {
+    seconds: 10,
+    warmupSeconds: 2,
+    rate: 1000,
+    connections: 50,
+    paths: new Set(PATH_NAMES),
+  };
   for (const a of argv) {
     const [k, v = ''] = a.replace(/^--/, '').split('=');
     const n = Number(v);
@@ -642,6 +666,10 @@ function parseOptions(argv: readonly string[]): Options {
     else if (k === 'connections' && n > 0) opts.connections = n;
     else if (k === 'warmup' && n >= 0) opts.warmupSeconds = n;
     else if (k === 'cpu-prof' && v !== '') opts.cpuProfDir = v;
+    else if (k === 'paths') {
+      const picked = PATH_NAMES.filter((p) => v.split(',').includes(p));
+      if (picked.length > 0) opts.paths = new Set(picked);
+    }
   }
   return opts;
 }
@@ -654,6 +682,8 @@ interface PathResult {
   /** Per proxy: CPU seconds per second per 1,000 rps in the fixed-rate and max windows. */
   cpuFixed: number[];
   cpuMax: number[];
+  /** Per proxy: the system (kernel) share of cpuFixed. */
+  sysFixed: number[];
   appCpuFixed: number;
 }
 
@@ -683,7 +713,8 @@ async function measurePath(
   await Promise.all(proxies.map((c) => c.call('cpu-start')));
   const max = await load.call<MaxResult>('max', { port, connections: o.connections, seconds: o.seconds });
   const cpuM = await Promise.all(proxies.map((c) => c.call<CpuWindow>('cpu-stop')));
-  const perK = (w: CpuWindow, rps: number): number => w.cpuMs / w.wallMs / (rps / 1000);
+  const perK = (w: Pick<CpuWindow, 'cpuMs' | 'wallMs'>, rps: number): number =>
+    w.cpuMs / w.wallMs / (rps / 1000);
   return {
     name,
     proxies,
@@ -691,6 +722,7 @@ async function measurePath(
     max,
     cpuFixed: cpuF.slice(0, proxies.length).map((w) => perK(w, fixedRps)),
     cpuMax: cpuM.map((w) => perK(w, max.rps)),
+    sysFixed: cpuF.slice(0, proxies.length).map((w) => perK({ ...w, cpuMs: w.systemMs }, fixedRps)),
     appCpuFixed: perK(cpuF[proxies.length] ?? { cpuMs: NaN, wallMs: 1 }, fixedRps),
   };
 }
@@ -755,18 +787,28 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
 
     const load1 = loadavg()[0] ?? 0;
     const direct = await measurePath('direct', appPort, [], app, load, o, log);
+    if (o.paths.size < PATH_NAMES.length) {
+      const picked: { path: PathResult; stats?: [Child, Child] }[] = [];
+      if (o.paths.has('skiff'))
+        picked.push({
+          path: await measurePath('skiff', outbound.outbound, [skiffOut, skiffIn], app, load, o, log),
+          stats: [skiffOut, skiffIn],
+        });
+      if (o.paths.has('mtls'))
+        picked.push({
+          path: await measurePath('skiff mTLS', mtlsOut.outbound, [tlsOut, tlsIn], app, load, o, log),
+          stats: [tlsOut, tlsIn],
+        });
+      if (o.paths.has('peer'))
+        picked.push({ path: await measurePath('peer', peerOutPort, [peerOut, peerIn], app, load, o, log) });
+      return await compactReport(direct, picked, o, load1, started);
+    }
     const skiff = await measurePath('skiff', outbound.outbound, [skiffOut, skiffIn], app, load, o, log);
     const peer = await measurePath('peer', peerOutPort, [peerOut, peerIn], app, load, o, log);
     const mtls = await measurePath('skiff mTLS', mtlsOut.outbound, [tlsOut, tlsIn], app, load, o, log);
     const load2 = loadavg()[0] ?? 0;
 
-    type ProxyStats = {
-      istioRequests: number;
-      upstreamCx: number;
-      downstreamCx: number;
-      tlsHandshakes: number;
-      mutualTls: number;
-    };
+    type ProxyStats = ProxyCounts;
     const statsOut = await skiffOut.call<ProxyStats>('stats');
     const statsIn = await skiffIn.call<ProxyStats>('stats');
     const mtlsStatsOut = await tlsOut.call<ProxyStats>('stats');
@@ -835,6 +877,7 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
         handshakesOut: mtlsStatsOut.tlsHandshakes,
         handshakesIn: mtlsStatsIn.tlsHandshakes,
         mutualTlsRequestsIn: mtlsStatsIn.mutualTls,
+        tlsErrors: mtlsStatsIn.tlsErrors + mtlsStatsOut.tlsErrors,
       }),
     );
     const ahead =
@@ -858,6 +901,57 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
     await Promise.allSettled(children.map((c) => c.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** What a skiff sidecar counted (the `stats` command). */
+interface ProxyCounts {
+  istioRequests: number;
+  upstreamCx: number;
+  downstreamCx: number;
+  tlsHandshakes: number;
+  tlsErrors: number;
+  mutualTls: number;
+}
+
+/**
+ * The `--paths` form: one row per measured path beside direct, with the CPU's system share and the
+ * connection and TLS counts, for quick before/after comparisons.
+ */
+async function compactReport(
+  direct: PathResult,
+  picked: { path: PathResult; stats?: [Child, Child] }[],
+  o: Options,
+  load1: number,
+  started: number,
+): Promise<string[]> {
+  const load2 = loadavg()[0] ?? 0;
+  const lines = [
+    `node ${process.version}, ${availableParallelism()} CPUs, ${new Date().toISOString()}, load average ${load1.toFixed(1)} → ${load2.toFixed(1)}; ` +
+      `fixed rate ${o.rate} rps (${o.seconds} s measured), max: ${o.connections} connections`,
+    '',
+    `| path | p50 | p90 | p99 | added p50 | added p90 | added p99 | errors | max rps | vCPU / 1k rps out / in (fixed) | of which system | (at max) | connections out / in, TLS handshakes / errors |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|`,
+  ];
+  const cpu = (xs: number[]): string => (xs.length === 0 ? '—' : xs.map((x) => f2(x)).join(' / '));
+  for (const { path: r, stats } of [{ path: direct }, ...picked]) {
+    const added = (q: 'p50' | 'p90' | 'p99'): string =>
+      r === direct ? '—' : f3(r.fixed[q] - direct.fixed[q]);
+    let evidence = '—';
+    if (stats) {
+      const [out, inn] = await Promise.all(stats.map((c) => c.call<ProxyCounts>('stats')));
+      if (out && inn)
+        evidence =
+          `${out.upstreamCx} / ${inn.downstreamCx}` +
+          (out.tlsHandshakes + inn.tlsHandshakes > 0
+            ? `, ${out.tlsHandshakes} / ${inn.tlsErrors + out.tlsErrors}`
+            : '');
+    }
+    lines.push(
+      `| ${r.name} | ${f3(r.fixed.p50)} | ${f3(r.fixed.p90)} | ${f3(r.fixed.p99)} | ${added('p50')} | ${added('p90')} | ${added('p99')} | ${r.fixed.errors + r.max.errors + r.max.non2xx} | ${fRps(r.max.rps)} | ${cpu(r.cpuFixed)} | ${cpu(r.sysFixed)} | ${cpu(r.cpuMax)} | ${evidence} |`,
+    );
+  }
+  lines.push('', `dataplane bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return lines;
 }
 
 // ---------------------------------------------------------------- entry point of the forked children

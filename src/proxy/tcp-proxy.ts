@@ -119,7 +119,11 @@ export function proxyTcp(
     };
     if (localAddress !== undefined) options.localAddress = localAddress;
     if (tlsConfig.sni !== undefined) options.servername = tlsConfig.sni;
+    const sessionKey = `${host.key}|${tlsConfig.sni ?? ''}|${tlsConfig.key}`;
+    const session = upstreamSessions.get(resolved)?.get(sessionKey);
+    if (session) options.session = session;
     const secure = tls.connect(options);
+    keepSessions(secure, resolved, sessionKey);
     secure.once('secureConnect', () => {
       const chain = peerChain(secure);
       const failure = verifyPeer(chain, resolved, tlsConfig.sanMatchers);
@@ -248,6 +252,27 @@ export function proxyTcp(
     up.destroySoon();
     if (opened) finish();
   });
+}
+
+/**
+ * The last TLS session per upstream endpoint and settings, per resolved context (a rotated secret starts
+ * afresh), as Envoy's client session cache: a new connection resumes instead of a full handshake.
+ */
+const upstreamSessions = new WeakMap<object, Map<string, Buffer>>();
+const SESSIONS_PER_CONTEXT = 256;
+
+function keepSessions(socket: tls.TLSSocket, context: object, key: string): void {
+  socket.on('session', (session: Buffer) => {
+    let sessions = upstreamSessions.get(context);
+    if (!sessions) {
+      sessions = new Map();
+      upstreamSessions.set(context, sessions);
+    }
+    if (!sessions.has(key) && sessions.size >= SESSIONS_PER_CONTEXT) sessions.clear();
+    sessions.set(key, session);
+  });
+  // A connection that fails may have failed on its session: the next one starts afresh.
+  socket.once('error', () => upstreamSessions.get(context)?.delete(key));
 }
 
 /** Istio's TCP metrics for one finished connection. */

@@ -4,8 +4,8 @@
  * default certificate validator makes: chain to the trusted CA, validity dates, then
  * `matchSubjectAltNames`. Failures are reported with BoringSSL's wording, as Envoy prints them.
  */
-import { X509Certificate } from 'node:crypto';
-import type { PeerCertificate, SecureContext } from 'node:tls';
+import { createHash, X509Certificate } from 'node:crypto';
+import type { SecureContext } from 'node:tls';
 import tls from 'node:tls';
 import { RE2JS } from 're2js';
 import { anyType, bool, record, records, str, strings } from './json.js';
@@ -215,6 +215,10 @@ export function resolveTls(c: CompiledTls, secrets: SecretStore): ResolvedTls | 
   if (hit) return hit;
   try {
     const opts: tls.SecureContextOptions = { minVersion: c.minVersion, maxVersion: c.maxVersion };
+    // A server that asks for client certificates must name its session context, or OpenSSL answers every
+    // client offering a session ticket with a fatal internal_error alert (SESSION_ID_CONTEXT_UNINITIALIZED)
+    // instead of resuming. Named after the settings, a ticket resumes only under the same validation.
+    if (c.side === 'downstream') opts.sessionIdContext = sessionIdContext(c.key);
     if (pair) {
       opts.cert = pair.certChain;
       opts.key = pair.privateKey;
@@ -239,6 +243,11 @@ export function resolveTls(c: CompiledTls, secrets: SecretStore): ResolvedTls | 
   }
 }
 
+/** OpenSSL's session id context is at most 32 bytes: 32 hex digits of the settings' hash. */
+function sessionIdContext(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+}
+
 /** SAN values of a certificate by kind (`URI`, `DNS`, `IP Address`, ...). */
 export function subjectAltNames(cert: X509Certificate | undefined): { kind: string; value: string }[] {
   const text = cert?.subjectAltName;
@@ -260,33 +269,104 @@ export function subjectAltNames(cert: X509Certificate | undefined): { kind: stri
   return out;
 }
 
+/**
+ * URI SANs by certificate object: a connection asks for its own certificate's (one object per context)
+ * and the peer's (one object per chain, kept for resumed sessions) without parsing the SAN text again.
+ */
+const uriSansOf = new WeakMap<X509Certificate, readonly string[]>();
+
 export function uriSans(cert: X509Certificate | undefined): string[] {
-  return subjectAltNames(cert)
-    .filter((s) => s.kind === 'URI')
-    .map((s) => s.value);
+  if (!cert) return [];
+  let sans = uriSansOf.get(cert);
+  if (!sans) {
+    sans = subjectAltNames(cert)
+      .filter((s) => s.kind === 'URI')
+      .map((s) => s.value);
+    uriSansOf.set(cert, sans);
+  }
+  // A copy: callers own what they get (they keep it on connection facts).
+  return [...sans];
 }
 
-/** The peer's chain, leaf first, from a connected TLS socket. */
-export function peerChain(socket: tls.TLSSocket): X509Certificate[] {
+/**
+ * Chains seen in full handshakes, for resumed sessions (which carry no chain: the server gets the leaf
+ * alone, the client nothing): by the session a client was given (the very Buffer its pool keeps and offers
+ * again), and by leaf fingerprint for servers. The chain is verified again on every connection.
+ */
+const chainsBySession = new WeakMap<Buffer, X509Certificate[]>();
+const chainsByLeaf = new Map<string, X509Certificate[]>();
+const CHAINS_BY_LEAF_SIZE = 1024;
+
+/** A TLS socket's own view of itself (Node keeps the options it was created with, session included). */
+type TlsSocketInternals = tls.TLSSocket & { _tlsOptions?: { isServer?: boolean; session?: unknown } };
+
+/** The chain the peer presented, leaf first (the issuer links Node keeps on the peer certificate). */
+function presentedChain(socket: tls.TLSSocket): X509Certificate[] {
   const out: X509Certificate[] = [];
-  let cur: PeerCertificate | undefined;
   try {
-    cur = socket.getPeerCertificate(true);
-  } catch {
-    return out;
-  }
-  const seen = new Set<string>();
-  while (cur && cur.raw && !seen.has(cur.fingerprint256)) {
-    seen.add(cur.fingerprint256);
-    try {
-      out.push(new X509Certificate(cur.raw));
-    } catch {
-      break;
+    let cur = socket.getPeerX509Certificate();
+    const seen = new Set<string>();
+    while (cur && !seen.has(cur.fingerprint256) && out.length < 16) {
+      seen.add(cur.fingerprint256);
+      out.push(cur);
+      cur = cur.issuerCertificate;
     }
-    const next = (cur as tls.DetailedPeerCertificate).issuerCertificate as PeerCertificate | undefined;
-    cur = next;
+  } catch {
+    // a socket that cannot tell keeps what was read so far
   }
   return out;
+}
+
+/** The peer's chain, leaf first, from a connected TLS socket (resumed sessions: the chain first seen). */
+export function peerChain(socket: tls.TLSSocket): X509Certificate[] {
+  const s = socket as TlsSocketInternals;
+  const isServer = s._tlsOptions?.isServer === true;
+  const chain = presentedChain(socket);
+  let reused = false;
+  try {
+    reused = socket.isSessionReused();
+  } catch {
+    // a socket without a session reports a full handshake
+  }
+  if (reused) {
+    const offered = s._tlsOptions?.session;
+    const remembered =
+      !isServer && Buffer.isBuffer(offered)
+        ? chainsBySession.get(offered)
+        : chain[0] !== undefined
+          ? chainsByLeaf.get(chain[0].fingerprint256)
+          : undefined;
+    const leaf = chain[0];
+    // The server's own view of the leaf (from the ticket) must agree with what was remembered.
+    if (remembered && (leaf === undefined || remembered[0]?.fingerprint256 === leaf.fingerprint256))
+      return rememberFor(socket, isServer, remembered, false);
+    return rememberFor(socket, isServer, chain, false);
+  }
+  return rememberFor(socket, isServer, chain, true);
+}
+
+/** Keeps a chain for the sessions this connection will resume; returns it. */
+function rememberFor(
+  socket: tls.TLSSocket,
+  isServer: boolean,
+  chain: X509Certificate[],
+  full: boolean,
+): X509Certificate[] {
+  const leaf = chain[0];
+  if (leaf === undefined) return chain;
+  if (isServer) {
+    if (full && chain.length > 1) {
+      // The oldest goes first: a client whose chain was dropped falls back to a full check of its leaf.
+      const oldest = chainsByLeaf.size >= CHAINS_BY_LEAF_SIZE ? chainsByLeaf.keys().next().value : undefined;
+      if (oldest !== undefined) chainsByLeaf.delete(oldest);
+      chainsByLeaf.set(leaf.fingerprint256, chain);
+    }
+  } else {
+    // Node emits sessions (TLS 1.2, and TLS 1.3 tickets, also on resumed connections) after secureConnect,
+    // where this runs: the pool offers exactly that Buffer on a later connection.
+    socket.on('session', (session: Buffer) => chainsBySession.set(session, chain));
+  }
+  return chain;
 }
 
 /** A failed peer check: Envoy's reason (as %..._TRANSPORT_FAILURE_REASON% prints it) and the detail. */
@@ -325,27 +405,8 @@ export function verifyPeer(
   if (!leaf) return undefined; // no certificate: the caller decides whether one is required
   const roots = resolved.roots;
   if (roots) {
-    let cur = leaf;
-    let trusted = false;
-    for (let depth = 0; depth < 10; depth++) {
-      const dates = validAt(cur, now);
-      if (dates) return fail(`X509_verify_cert: certificate verification error at depth ${depth}: ${dates}`);
-      const root = roots.find((r) => issuedBy(cur, r) || r.fingerprint256 === cur.fingerprint256);
-      if (root) {
-        const rootDates = validAt(root, now);
-        if (rootDates)
-          return fail(`X509_verify_cert: certificate verification error at depth ${depth + 1}: ${rootDates}`);
-        trusted = true;
-        break;
-      }
-      const next = chain.slice(1).find((c) => c !== cur && issuedBy(cur, c));
-      if (!next) break;
-      cur = next;
-    }
-    if (!trusted)
-      return fail(
-        'X509_verify_cert: certificate verification error at depth 0: unable to get local issuer certificate',
-      );
+    const failure = chainTrust(chain, resolved, roots, now);
+    if (failure) return failure;
   }
   if (matchers.length > 0) {
     const sans = subjectAltNames(leaf).map((s) => s.value);
@@ -353,6 +414,61 @@ export function verifyPeer(
       return fail('verify cert failed: SAN matcher');
   }
   return undefined;
+}
+
+/**
+ * Chains found trusted, per resolved context (so new roots start afresh), with the time window in which
+ * every certificate on the path was valid: inside it, a connection presenting the same chain needs no
+ * signature checks. Failures are not kept; they are worked out again with their exact reason.
+ */
+const trustedChains = new WeakMap<ResolvedTls, Map<string, { from: number; to: number }>>();
+const TRUSTED_CHAINS_SIZE = 1024;
+
+function chainTrust(
+  chain: X509Certificate[],
+  resolved: ResolvedTls,
+  roots: readonly X509Certificate[],
+  now: number,
+): VerifyFailure | undefined {
+  const key = chain.map((c) => c.fingerprint256).join(',');
+  let known = trustedChains.get(resolved);
+  const hit = known?.get(key);
+  if (hit && hit.from <= now && now <= hit.to) return undefined;
+  const leaf = chain[0];
+  if (!leaf) return undefined;
+  let from = -Infinity;
+  let to = Infinity;
+  const within = (c: X509Certificate): void => {
+    from = Math.max(from, Date.parse(c.validFrom));
+    to = Math.min(to, Date.parse(c.validTo));
+  };
+  let cur = leaf;
+  for (let depth = 0; depth < 10; depth++) {
+    const dates = validAt(cur, now);
+    if (dates) return fail(`X509_verify_cert: certificate verification error at depth ${depth}: ${dates}`);
+    within(cur);
+    const root = roots.find((r) => issuedBy(cur, r) || r.fingerprint256 === cur.fingerprint256);
+    if (root) {
+      const rootDates = validAt(root, now);
+      if (rootDates)
+        return fail(`X509_verify_cert: certificate verification error at depth ${depth + 1}: ${rootDates}`);
+      within(root);
+      if (!known) {
+        known = new Map();
+        trustedChains.set(resolved, known);
+      }
+      if (known.size >= TRUSTED_CHAINS_SIZE) known.clear();
+      // Date.parse of an unreadable date is NaN: such a window never matches, so nothing is reused.
+      known.set(key, { from, to });
+      return undefined;
+    }
+    const next = chain.slice(1).find((c) => c !== cur && issuedBy(cur, c));
+    if (!next) break;
+    cur = next;
+  }
+  return fail(
+    'X509_verify_cert: certificate verification error at depth 0: unable to get local issuer certificate',
+  );
 }
 
 function fail(detail: string): VerifyFailure {
