@@ -11,6 +11,8 @@
  */
 import { AdsClient, DecodeCache, XDS_TYPE, sidecarNode } from '../xds/index.js';
 import type { AppliedEvent } from '../xds/index.js';
+import { LightProxy, SharedResponses } from './bench-light-proxy.js';
+import type { SimulatedProxy } from './bench-light-proxy.js';
 
 type Command =
   | { op: 'start'; target: string; count: number; namespace: string }
@@ -20,7 +22,17 @@ type Command =
 
 const WATCHED = [XDS_TYPE.cluster, XDS_TYPE.endpoint, XDS_TYPE.listener, XDS_TYPE.route];
 
-const clients: AdsClient[] = [];
+const clients: SimulatedProxy[] = [];
+
+/**
+ * `SKIFF_BENCH_PROXY_CLIENT=full` simulates proxies with `AdsClient` (every response decoded and checked
+ * per proxy, as the data plane does); the default `LightProxy` takes each distinct response apart once
+ * per process, so that the proxies' side costs about a memcmp per response and the measurement is the
+ * control plane's.
+ */
+function useFullClient(): boolean {
+  return process.env['SKIFF_BENCH_PROXY_CLIENT'] === 'full';
+}
 
 /**
  * Envoy's HTTP/2 windows for the xDS cluster (256 MiB per stream and per connection, its defaults),
@@ -42,22 +54,20 @@ function send(message: unknown): void {
 
 async function start(target: string, count: number, namespace: string): Promise<void> {
   const cache = new DecodeCache();
+  const shared = new SharedResponses();
   const window = windowBytes();
   const channelOptions = window > 0 ? { 'grpc-node.flow_control_window': window } : {};
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
+    const node = sidecarNode({
+      ip: `10.200.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+      podName: `bench-proxy-${i}`,
+      namespace,
+    });
     clients.push(
-      new AdsClient({
-        target,
-        node: sidecarNode({
-          ip: `10.200.${Math.floor(i / 250)}.${(i % 250) + 1}`,
-          podName: `bench-proxy-${i}`,
-          namespace,
-        }),
-        decodeCache: cache,
-        initialFetchTimeoutMs: 0,
-        channelOptions,
-      }),
+      useFullClient()
+        ? new AdsClient({ target, node, decodeCache: cache, initialFetchTimeoutMs: 0, channelOptions })
+        : new LightProxy({ target, node, shared, channelOptions }),
     );
   }
   const ready = clients.map((c) => new Promise<void>((resolve) => c.once('ready', () => resolve())));

@@ -24,3 +24,5 @@ export {
   tuningSettings,
 } from './options.js';
 export type { TuningSettings } from './options.js';
+export { LightProxy, SharedResponses, parseResponseEnvelope } from './bench-light-proxy.js';
+export type { SimulatedProxy } from './bench-light-proxy.js';

@@ -259,6 +259,45 @@ export function encodeSotwResponse(r: {
 }
 
 /**
+ * The repeated `resources` field (2) of a DiscoveryResponse on its own: what proxies receiving the same
+ * resources share. Protobuf fields may come in any order, so a response is its head (`sotwResponseHead`)
+ * followed by these bytes, and one body serves every proxy that is sent the same list.
+ */
+export function encodeResourcesField(resources: readonly EncodedResource[]): Buffer {
+  const m = new MessageBuilder();
+  for (const res of resources) m.bytes(2, res.anyBytes);
+  return m.finish();
+}
+
+/** gRPC's length prefix of one uncompressed message of `length` bytes. */
+export function grpcMessagePrefix(length: number): Buffer {
+  const out = Buffer.allocUnsafe(5);
+  out.writeUInt8(0, 0);
+  out.writeUInt32BE(length, 1);
+  return out;
+}
+
+/**
+ * gRPC's 5-byte message prefix and every DiscoveryResponse field but `resources`, for a response whose
+ * resources field (`encodeResourcesField`, possibly in several pieces) is `bodyLength` bytes and follows.
+ */
+export function sotwResponseHead(
+  r: { versionInfo: string; typeUrl: string; nonce: string; controlPlane?: string },
+  bodyLength: number,
+): Buffer {
+  const m = new MessageBuilder();
+  if (r.versionInfo) m.string(1, r.versionInfo);
+  m.string(4, r.typeUrl);
+  m.string(5, r.nonce);
+  if (r.controlPlane) m.message(6, new MessageBuilder().string(1, r.controlPlane));
+  const buf = Buffer.allocUnsafe(5 + m.size);
+  buf.writeUInt8(0, 0);
+  buf.writeUInt32BE(m.size + bodyLength, 1);
+  m.writeTo(buf, 5);
+  return buf;
+}
+
+/**
  * DeltaDiscoveryResponse{system_version_info=1, resources=2 Resource{version=1, resource=2, name=3},
  * type_url=4, nonce=5, removed_resources=6, control_plane=7}.
  */

@@ -5,6 +5,7 @@
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Proxy, ProxyResources, PushContext } from '../index.js';
+import { MessageWriter } from './grpc-frames.js';
 
 export type ConfigStatus = 'SYNCED' | 'NOT_SENT' | 'STALE' | 'ERROR';
 
@@ -75,6 +76,8 @@ export class Connection {
   readonly pendingWrites = new Set<(err?: Error) => void>();
   /** Requests and pushes for one connection run one after another; connections never wait for each other. */
   private chain: Promise<void> = Promise.resolve();
+  /** Writes responses onto the stream (shared bodies without copies). */
+  readonly writer: MessageWriter;
 
   constructor(
     readonly id: string,
@@ -84,7 +87,9 @@ export class Connection {
     readonly connectedAt: Date,
     readonly stream: ServerDuplexStream<unknown, unknown>,
     readonly locality: Record<string, string>,
-  ) {}
+  ) {
+    this.writer = new MessageWriter(stream);
+  }
 
   /** Runs `task` after everything queued before it on this connection. */
   serialize(task: () => Promise<void>, onError: (err: unknown) => void): Promise<void> {

@@ -46,3 +46,6 @@ export type {
   DebugHttpReply,
   DebugHttpRunner,
 } from './debug-types.js';
+export { encodeResourcesField, grpcMessagePrefix, sotwResponseHead } from './codec.js';
+export { ResponseBodies } from './response-body.js';
+export { MessageWriter, StreamClosedError } from './grpc-frames.js';

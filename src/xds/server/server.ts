@@ -15,11 +15,19 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { ConfigSnapshot } from '../../model/index.js';
 import { ProxyNodeError, buildPushContext, generateProxyResources, proxyFromNode } from '../index.js';
 import type { Json, Proxy, ProxyResources, PushContext } from '../index.js';
-import { adsServerDefinition, encodeDeltaResponse, encodeSotwResponse } from './codec.js';
+import {
+  adsServerDefinition,
+  encodeDeltaResponse,
+  encodeResourcesField,
+  encodeSotwResponse,
+  grpcMessagePrefix,
+  sotwResponseHead,
+} from './codec.js';
 import type { DeltaRequest, EncodedResource, SotwRequest, RequestNode } from './codec.js';
 import { Connection, newWatch, watchStatus } from './connection.js';
 import type { ConfigStatus, StreamKind, WatchState } from './connection.js';
 import { Debouncer } from './debounce.js';
+import { StreamClosedError } from './grpc-frames.js';
 import { answerDebugType, controlPlaneIdentifier, isDebugType } from './debug-types.js';
 import { silentLogger } from './log.js';
 import type { Logger } from './log.js';
@@ -27,6 +35,7 @@ import { XdsMetrics } from './metrics.js';
 import { PushQueue } from './push-queue.js';
 import { parseConfigKey, proxyNeedsPush, triggerReason } from './push-scope.js';
 import { ResourceCache, resourceName } from './resource-cache.js';
+import { ResponseBodies } from './response-body.js';
 import { SendBudget } from './send-budget.js';
 import { listSignature, namesSignature } from './shared-parts.js';
 import type { Desired, EncodedPart } from './shared-parts.js';
@@ -189,6 +198,8 @@ interface DebouncedUpdate {
 export class AdsServer {
   readonly metrics: XdsMetrics;
   readonly cache = new ResourceCache();
+  /** SotW `resources` fields shared by the proxies that are sent the same list. */
+  readonly bodies = new ResponseBodies();
   readonly startedAt = new Date();
   private readonly log: Logger;
   private readonly generator: ProxyGenerator;
@@ -418,6 +429,7 @@ export class AdsServer {
     // the resources its generation shared between proxies) be collected once its queue drains.
     for (const con of this.conns.values()) con.generated = undefined;
     this.cache.nextGeneration();
+    this.bodies.nextGeneration();
     this.synthesized.clear();
     const services = push.registry.services().length;
     this.metrics.services.set(services);
@@ -501,7 +513,10 @@ export class AdsServer {
           const held = wanted.prefix !== undefined && w.sentListSignature === wanted.prefix.signature;
           toSend = force ? desired : held ? [] : desired.filter((r) => w.sent.get(r.name) !== r.hash);
           sent = toSend.length > 0;
-          if (sent) await this.sendSotw(con, w, toSend, req.push.version, false, t0);
+          if (sent) {
+            const part = toSend === desired ? wanted.prefix : undefined;
+            await this.sendSotw(con, w, toSend, req.push.version, false, t0, undefined, part);
+          }
           // Whatever was not sent was already held: the proxy now holds every resource of the list.
           w.sentListSignature = wanted.prefix?.signature;
         }
@@ -674,11 +689,16 @@ export class AdsServer {
     w.nonceAcked = req.responseNonce;
     w.versionAcked = req.versionInfo;
     w.lastError = '';
-    const before = new Set(w.names);
+    let added: string[] = [];
+    let changed = false;
     const wasWildcard = w.wildcard;
-    setSotwNames(w, req.resourceNames);
-    const added = [...w.names].filter((n) => !before.has(n));
-    const changed = added.length > 0 || before.size !== w.names.size || wasWildcard !== w.wildcard;
+    if (isWildcardType(typeUrl) || !sameNamesInOrder(w.names, req.resourceNames)) {
+      const before = w.names;
+      setSotwNames(w, req.resourceNames);
+      added = [...w.names].filter((n) => !before.has(n));
+      changed = added.length > 0 || before.size !== w.names.size || wasWildcard !== w.wildcard;
+    }
+    // else: an ACK repeating the subscription keeps its Set, so the names' signature stays valid.
     if (w.alwaysRespond) {
       w.alwaysRespond = false;
       this.log.info('ads', `ADS:${stype}: FORCE RESPONSE ${con.id} for warming.`);
@@ -721,7 +741,7 @@ export class AdsServer {
       resources: answer.resources,
       controlPlane: this.controlPlane,
     });
-    await this.write(con, bytes);
+    await this.write(con, [grpcMessagePrefix(bytes.length), bytes]);
   }
 
   /** Answers a request with the watched resources (or only `only`), or nothing for an unknown type. */
@@ -756,19 +776,22 @@ export class AdsServer {
     t0: number,
     /** The shared part `resources` start with, when they are a watch's whole desired list. */
     prefix?: EncodedPart,
+    /** A shared part `resources` start with, used only to find their encoded body. */
+    shared?: EncodedPart,
   ): Promise<void> {
     const budget = encodedBytes(resources);
     await this.sendBudget.acquire(budget);
     try {
       const nonce = randomUUID();
-      const bytes = encodeSotwResponse({
-        versionInfo: version,
-        typeUrl: w.typeUrl,
-        nonce,
-        resources,
-        controlPlane: this.controlPlane,
-      });
-      await this.send(con, w, bytes, nonce, version, resources, [], isRequest, t0);
+      // The resources field is shared with every proxy sent the same list; only the head is per response.
+      const body = this.bodyChunks(resources, prefix ?? shared);
+      let bodyLength = 0;
+      for (const chunk of body) bodyLength += chunk.length;
+      const head = sotwResponseHead(
+        { versionInfo: version, typeUrl: w.typeUrl, nonce, controlPlane: this.controlPlane },
+        bodyLength,
+      );
+      await this.send(con, w, [head, ...body], nonce, version, resources, [], isRequest, t0);
     } finally {
       this.sendBudget.release(budget);
     }
@@ -877,7 +900,8 @@ export class AdsServer {
         removed,
         controlPlane: this.controlPlane,
       });
-      await this.send(con, w, bytes, nonce, version, resources, removed, isRequest, t0);
+      const chunks = [grpcMessagePrefix(bytes.length), bytes];
+      await this.send(con, w, chunks, nonce, version, resources, removed, isRequest, t0);
     } finally {
       this.sendBudget.release(budget);
     }
@@ -908,7 +932,7 @@ export class AdsServer {
   private async send(
     con: Connection,
     w: WatchState,
-    bytes: Buffer,
+    chunks: Buffer[],
     nonce: string,
     version: string,
     resources: EncodedResource[],
@@ -924,7 +948,7 @@ export class AdsServer {
     w.versionSent = version;
     const sendStart = performance.now();
     try {
-      await this.write(con, bytes);
+      await this.write(con, chunks);
     } catch (err) {
       if (!(err instanceof ConnectionClosedError)) {
         this.metrics.pushes.inc({ type: `${type}_senderr` });
@@ -948,7 +972,8 @@ export class AdsServer {
     );
   }
 
-  private write(con: Connection, bytes: Buffer): Promise<void> {
+  /** Writes one gRPC message given as its length prefix and the message's bytes, in pieces. */
+  private write(con: Connection, chunks: Buffer[]): Promise<void> {
     if (con.closed) return Promise.reject(new ConnectionClosedError(`connection ${con.id} closed`));
     return new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -967,11 +992,30 @@ export class AdsServer {
       }, this.sendTimeoutMs);
       con.pendingWrites.add(settle);
       try {
-        con.stream.write(bytes, (err: Error | null | undefined) => settle(err ?? undefined));
+        con.writer.write(chunks, (err) =>
+          settle(err instanceof StreamClosedError ? new ConnectionClosedError(err.message) : err),
+        );
       } catch (err) {
         settle(err instanceof Error ? err : new Error(String(err)));
       }
     });
+  }
+
+  /**
+   * The `resources` field of a SotW response, in pieces: the encoded body of `part` when the resources
+   * are that shared part (or start with it, followed by the proxy's own resources, encoded here), else
+   * the body shared by content with other proxies sent the same list.
+   */
+  private bodyChunks(resources: readonly EncodedResource[], part?: EncodedPart): Buffer[] {
+    const n = part?.resources.length ?? 0;
+    if (part && n > 0 && resources.length >= n) {
+      if (resources === part.resources) return [this.bodies.forPart(part)];
+      // Lists that start with a shared part are built as [...part.resources, ...own] (desiredFromShared).
+      if (resources[0] === part.resources[0] && resources[n - 1] === part.resources[n - 1]) {
+        return [this.bodies.forPart(part), encodeResourcesField(resources.slice(n))];
+      }
+    }
+    return [this.bodies.forList(resources)];
   }
 
   private generatedFor(con: Connection, push: PushContext): ProxyResources {
@@ -1164,6 +1208,14 @@ function debugProxy(node: RequestNode): Proxy {
     workloadName: '',
     metadata,
   };
+}
+
+/** Whether a named type's request lists exactly the subscribed names, in the same order. */
+function sameNamesInOrder(current: Set<string>, names: readonly string[]): boolean {
+  if (current.size !== names.length) return false;
+  let i = 0;
+  for (const name of current) if (names[i++] !== name) return false;
+  return true;
 }
 
 function setSotwNames(w: WatchState, names: readonly string[]): void {
