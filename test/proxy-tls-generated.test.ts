@@ -3,6 +3,7 @@
  * a catalog sidecar's PERMISSIVE `virtualInbound|3000` and the gateway's auto-mTLS cluster to catalog.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { loadPaths, parseManifests } from '../src/api/index.js';
@@ -174,10 +175,8 @@ describe('mTLS over generated sidecar and gateway config', () => {
       { bind: () => ({ address: '127.0.0.1', port: 0 }) },
     );
     engines.push(gateway);
-    gateway.updateSecrets([
-      certSecret(await makeLeaf(ca, spiffe('istio-system', 'istio-ingressgateway-service-account'))),
-      rootSecret(ca),
-    ]);
+    const gatewayLeaf = await makeLeaf(ca, spiffe('istio-system', 'istio-ingressgateway-service-account'));
+    gateway.updateSecrets([certSecret(gatewayLeaf), rootSecret(ca)]);
     const status = await new Promise<number>((resolve, reject) => {
       const req = http.get(
         {
@@ -195,6 +194,13 @@ describe('mTLS over generated sidecar and gateway config', () => {
       req.on('error', reject);
     });
     assert.equal(status, 200);
+    // Istio's inbound HCM (APPEND_FORWARD; subject, URI, DNS): the app learns who called, as Envoy tells it.
+    const hash = new X509Certificate(gatewayLeaf.certPem).fingerprint256.replace(/:/g, '').toLowerCase();
+    assert.equal(
+      app.seen.at(-1)?.['x-forwarded-client-cert'],
+      `By=${spiffe('istioinaction', 'catalog')};Hash=${hash};Subject="O=workload";` +
+        `URI=${spiffe('istio-system', 'istio-ingressgateway-service-account')}`,
+    );
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(
       infos.at(-1)?.downstreamPeerUriSan,

@@ -74,6 +74,48 @@ export interface CompiledCluster {
   socketMatches?: SocketMatch[];
   /** Istio's `alpn_override` metadata is not "false": the istio.alpn filter may override the ALPN. */
   alpnOverride: boolean;
+  /**
+   * The upstream protocol from HttpProtocolOptions: explicit HTTP/1.1 or HTTP/2, or the downstream's
+   * (use_downstream_protocol_config).
+   */
+  upstreamProtocol: 'http1' | 'http2' | 'downstream';
+  /** http2_protocol_options.max_concurrent_streams (Envoy's default 2^31-1). */
+  h2MaxConcurrentStreams: number;
+  /** common_http_protocol_options.idle_timeout for upstream connections (Envoy's default 1 h). */
+  idleTimeoutMs: number;
+}
+
+const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+const DEFAULT_H2_STREAMS = 2147483647;
+const DEFAULT_IDLE_MS = 3600_000;
+
+/** The cluster's HTTP protocol options: which protocol, HTTP/2 stream limit, idle timeout. */
+function httpProtocol(
+  c: JsonObject,
+): Pick<CompiledCluster, 'upstreamProtocol' | 'h2MaxConcurrentStreams' | 'idleTimeoutMs'> {
+  const options = record(record(c['typedExtensionProtocolOptions'])?.[HTTP_OPTIONS]);
+  const explicitH2 = record(record(options?.['explicitHttpConfig'])?.['http2ProtocolOptions']);
+  const downstream = record(options?.['useDownstreamProtocolConfig']);
+  const downstreamH2 = record(downstream?.['http2ProtocolOptions']);
+  // The deprecated Cluster.http2_protocol_options still selects HTTP/2.
+  const legacyH2 = record(c['http2ProtocolOptions']);
+  const h2 = explicitH2 ?? downstreamH2 ?? legacyH2;
+  const streams = num(unwrap(h2?.['maxConcurrentStreams']));
+  const idle = durationMs(record(options?.['commonHttpProtocolOptions'])?.['idleTimeout']);
+  return {
+    upstreamProtocol:
+      explicitH2 || (!downstream && legacyH2) ? 'http2' : downstreamH2 ? 'downstream' : 'http1',
+    h2MaxConcurrentStreams: streams !== undefined && streams >= 1 ? streams : DEFAULT_H2_STREAMS,
+    idleTimeoutMs: idle ?? DEFAULT_IDLE_MS,
+  };
+}
+
+/** Whether a request to the cluster goes upstream over HTTP/2, given the downstream's HTTP major version. */
+export function usesHttp2(cluster: CompiledCluster, downstreamMajor: number): boolean {
+  return (
+    cluster.upstreamProtocol === 'http2' ||
+    (cluster.upstreamProtocol === 'downstream' && downstreamMajor === 2)
+  );
 }
 
 /**
@@ -197,6 +239,7 @@ export function compileClusters(clusters: unknown[], endpoints: unknown[]): Map<
       alpnOverride:
         str(record(record(record(c['metadata'])?.['filterMetadata'])?.['istio'])?.['alpn_override']) !==
         'false',
+      ...httpProtocol(c),
     };
     const tls = compileTransportSocket(c['transportSocket'], 'upstream');
     if (tls) compiled.tls = tls;

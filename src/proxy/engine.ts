@@ -14,11 +14,12 @@ import { accessLoggerFromOptions, fileSink, jsonFormatter, textFormatter } from 
 import type { CompiledConfig, ProxySnapshot } from './config.js';
 import { compileSnapshot } from './config.js';
 import { DebugLog, SOURCE } from './debug-log.js';
+import { detectPreface, H2Codec, isH1Alpn, isH2Alpn, h2Stream } from './h2-downstream.js';
 import { IstioStats } from './istio-stats.js';
 import type { CompiledChain, CompiledListener, HcmAccessLog, HttpConnectionManager } from './listeners.js';
 import type { PeerInfo } from './peer-metadata.js';
 import { peerHeaders } from './peer-metadata.js';
-import type { DownstreamConnection } from './router.js';
+import type { DownstreamConnection, DownstreamRequest, DownstreamResponse } from './router.js';
 import { codecErrorReply, HttpStream, setUpstreamBindAddress } from './router.js';
 import type { ClusterRuntime, Runtime } from './runtime.js';
 import { destroyPools, retireRemovedClusters } from './runtime.js';
@@ -73,6 +74,8 @@ interface ChainServer {
   chain: CompiledChain;
   hcm: HttpConnectionManager;
   http: http.Server;
+  /** The chain's HTTP/2 codec, made on its first HTTP/2 connection. */
+  h2?: H2Codec;
   loggers: AccessLogger[];
 }
 
@@ -294,7 +297,9 @@ export class ProxyEngine {
       return this.closeServer(ls, true);
     });
     await Promise.all(closing);
-    for (const c of this.rt.clusters.values()) destroyPools(c);
+    for (const c of this.rt.clusters.values()) {
+      destroyPools(c);
+    }
     this.rt.clusters.clear();
   }
 
@@ -320,6 +325,7 @@ export class ProxyEngine {
       ls.chains.delete(name);
       cs.http.close();
       cs.http.closeIdleConnections();
+      cs.h2?.close();
     }
     for (const [name, chain] of wanted) {
       const hcm = chain.hcm as HttpConnectionManager;
@@ -451,7 +457,14 @@ export class ProxyEngine {
       return;
     }
     if (!chain.tls) {
-      this.serve(ls, chain, socket, conn);
+      // The http_inspector's verdict settles the codec; without it the HCM looks for the HTTP/2 preface.
+      const codec =
+        seen.transportProtocol === 'raw_buffer' && l.inspect
+          ? seen.applicationProtocols.includes('h2c')
+            ? 'h2'
+            : 'h1'
+          : undefined;
+      this.serve(ls, chain, socket, conn, codec);
       return;
     }
     this.handshake(ls, chain, socket, conn, seen);
@@ -547,6 +560,7 @@ export class ProxyEngine {
         peerUriSans: uriSans(chainCerts[0]),
         localUriSans: uriSans(resolved.own),
         peerCertificate: chainCerts.length > 0,
+        peerChain: chainCerts,
       };
       const sni = (secure as tls.TLSSocket & { servername?: string | false }).servername;
       if (typeof sni === 'string' && sni !== '') conn.requestedServerName = sni;
@@ -558,8 +572,17 @@ export class ProxyEngine {
     });
   }
 
-  /** Hands a connection (plaintext or terminated TLS) to its chain's HTTP connection manager. */
-  private serve(ls: ListenerServer, chain: CompiledChain, socket: Socket, conn: DownstreamConnection): void {
+  /**
+   * Hands a connection (plaintext or terminated TLS) to its chain's HTTP connection manager, with the
+   * codec Envoy's AUTO picks: HTTP/2 for ALPN h2 or the HTTP/2 preface, HTTP/1 otherwise.
+   */
+  private serve(
+    ls: ListenerServer,
+    chain: CompiledChain,
+    socket: Socket,
+    conn: DownstreamConnection,
+    codec?: 'h1' | 'h2',
+  ): void {
     if (!chain.hcm && chain.tcp) {
       const tcp = chain.tcp;
       const loggers = [...this.rt.accessLoggers, ...tcp.accessLogs.map((log) => this.fileLogger(log))];
@@ -586,9 +609,31 @@ export class ProxyEngine {
       ls.connections.delete(socket);
       hActive.value--;
     });
-    cs.http.emit('connection', socket);
-    // Bytes the inspectors read were put back on a paused socket: let them flow to the HTTP parser.
-    socket.resume();
+    const alpn = socket instanceof tls.TLSSocket ? socket.alpnProtocol : undefined;
+    const settled = codec ?? (isH2Alpn(alpn) ? 'h2' : isH1Alpn(alpn) ? 'h1' : undefined);
+    if (settled !== undefined) this.serveCodec(cs, socket, conn, settled === 'h2');
+    else detectPreface(socket, (h2) => this.serveCodec(cs, socket, conn, h2));
+  }
+
+  /** Starts the chosen codec on the connection: the chain's HTTP/1 server or its HTTP/2 sessions. */
+  private serveCodec(cs: ChainServer, socket: Socket, conn: DownstreamConnection, h2: boolean): void {
+    if (socket.destroyed) return;
+    if (!h2) {
+      this.stats.http('counter', cs.hcm.statPrefix, 'downstream_cx_http1_total').value++;
+      cs.http.emit('connection', socket);
+      // Bytes the inspectors read were put back on a paused socket: let them flow to the HTTP parser.
+      socket.resume();
+      return;
+    }
+    this.stats.http('counter', cs.hcm.statPrefix, 'downstream_cx_http2_total').value++;
+    cs.h2 ??= new H2Codec({
+      maxHeaderBytes: Math.max(1, cs.hcm.maxRequestHeadersKb) * 1024,
+      maxHeaders: cs.hcm.maxHeadersCount,
+    });
+    cs.h2.accept(socket, (stream, headers, rawHeaders) => {
+      const { req, res } = h2Stream(stream, headers, rawHeaders);
+      this.runStream(cs, conn, req, res);
+    });
   }
 
   private onRequest(
@@ -597,17 +642,23 @@ export class ProxyEngine {
     req: http.IncomingMessage,
     res: http.ServerResponse,
   ): void {
-    const hcm = cs.hcm;
     const conn = ls.connections.get(req.socket) ?? {
       id: this.rt.nextConnectionId(),
       localAddress: joinHostPort(req.socket.localAddress, req.socket.localPort),
       remoteAddress: joinHostPort(req.socket.remoteAddress, req.socket.remotePort),
       remoteIp: req.socket.remoteAddress ?? '',
     };
-    if (!hcm) {
-      res.writeHead(404, { 'content-length': '0' }).end();
-      return;
-    }
+    this.runStream(cs, conn, req, res);
+  }
+
+  /** One request on either codec through the router; a failure answers 500 and never escapes. */
+  private runStream(
+    cs: ChainServer,
+    conn: DownstreamConnection,
+    req: DownstreamRequest,
+    res: DownstreamResponse,
+  ): void {
+    const hcm = cs.hcm;
     try {
       new HttpStream(this.rt, hcm, cs.loggers, conn, req, res).start();
     } catch (err) {
@@ -658,6 +709,7 @@ export class ProxyEngine {
         cs.http.close();
         if (force) cs.http.closeAllConnections();
         else cs.http.closeIdleConnections();
+        cs.h2?.close(force);
       }
       if (force) for (const s of ls.sockets) s.destroy();
     });

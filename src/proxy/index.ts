@@ -112,3 +112,4 @@ export type { ParsedSecret } from './tls-secrets.js';
 export type { CompiledChain, CompiledListener } from './listeners.js';
 export { addressFromXff, remoteAddressOf, setUpstreamBindAddress } from './router.js';
 export type { RbacFilter } from './listeners.js';
+export * from './xfcc.js';

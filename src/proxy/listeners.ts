@@ -10,6 +10,8 @@ import type { JsonObject } from './json.js';
 import { anyType, bool, num, record, records, str, strings, unwrap } from './json.js';
 import type { PathNormalizeOptions } from './path-normalize.js';
 import { pathOptionsFromHcm } from './path-normalize.js';
+import type { XfccOptions } from './xfcc.js';
+import { xfccOptionsFromHcm } from './xfcc.js';
 import type { CompiledRbac } from './rbac.js';
 import { compileRbacFilter, TYPE_HTTP_RBAC, TYPE_NETWORK_RBAC } from './rbac.js';
 import type { CompiledRouteConfig } from './routes.js';
@@ -66,10 +68,14 @@ export interface HttpConnectionManager {
   corsFilter: boolean;
   /** Istio's `istio.alpn` filter: the ALPN an HTTP/1.1 request offers upstream over TLS. */
   upstreamAlpn?: string[];
+  /** The istio.alpn filter's ALPN for HTTP/2 upstreams (`istio-h2`, `istio`, `h2`). */
+  upstreamAlpnH2?: string[];
   /** `envoy.filters.http.rbac` filters in chain order (Istio: AUDIT, DENY, ALLOW). */
   rbacFilters: RbacFilter[];
   /** normalize_path, merge_slashes, path_with_escaped_slashes_action. */
   pathOptions: PathNormalizeOptions;
+  /** forward_client_cert_details and set_current_client_cert_details. */
+  xfcc: XfccOptions;
 }
 
 /** envoy.filters.network.tcp_proxy: bytes both ways to one cluster. */
@@ -226,10 +232,12 @@ function compileHcm(hcm: JsonObject, listenerName: string, inbound: boolean): Ht
       .filter((f) => isRbacFilter(f, HTTP_RBAC_FILTER, TYPE_HTTP_RBAC))
       .map((f) => compileRbac(f, `listener ${listenerName}`)),
     pathOptions: pathOptionsFromHcm(hcm),
+    xfcc: xfccOptionsFromHcm(hcm),
   };
   const alpn = filters.find((f) => str(f['name']) === 'istio.alpn');
   for (const o of records(record(alpn?.['typedConfig'])?.['alpnOverride'])) {
     if (str(o['upstreamProtocol']) === 'HTTP11') out.upstreamAlpn = strings(o['alpnOverride']);
+    else if (str(o['upstreamProtocol']) === 'HTTP2') out.upstreamAlpnH2 = strings(o['alpnOverride']);
   }
   const defaultFault = compileFault(fault?.['typedConfig']);
   if (defaultFault) out.defaultFault = defaultFault;

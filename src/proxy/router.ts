@@ -5,6 +5,7 @@
  * access logs.
  */
 import { randomUUID } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -12,11 +13,14 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { AccessLogger } from './access-log.js';
 import type { CompiledCluster, Host } from './clusters.js';
-import { upstreamTlsFor } from './clusters.js';
+import { upstreamTlsFor, usesHttp2 } from './clusters.js';
 import type { CompiledConfig } from './config.js';
 import { dumpHeaders, SOURCE } from './debug-log.js';
 import type { CorsPolicy, FaultConfig } from './filters.js';
 import { originAllowed, preflightHeaders, responseCorsHeaders, shadowAuthority } from './filters.js';
+import { forwardTrailers, grpcLocalReplyHeaders, isGrpcRequest, teTrailers } from './h2-grpc.js';
+import type { UpstreamResetError, UpstreamResetReason } from './h2-upstream.js';
+import { h2Target, H2UpstreamRequest, h2PoolOf, resetFlag, retriableUpstreamReset } from './h2-upstream.js';
 import { fnv1a, requestHash } from './hash-lb.js';
 import type { HeaderMutation, OutgoingHeaders } from './headers.js';
 import { applyMutations, NO_MUTATION } from './headers.js';
@@ -30,7 +34,7 @@ import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, parsePeerHeader } from '
 import type { CompiledRbac, RbacAttributes, RbacDecision } from './rbac.js';
 import { evaluateRbac, RBAC_DENIED_BODY, RBAC_DENIED_STATUS, rbacResponseCodeDetails } from './rbac.js';
 import { backOffMs, retriableReset, retriableStatus } from './retry.js';
-import type { ResetReason, RetryPolicy } from './retry.js';
+import type { RetryPolicy } from './retry.js';
 import type { CompiledRoute, CompiledRouteConfig, CompiledVirtualHost, ForwardAction } from './routes.js';
 import { matchRoute, pickWeighted, redirectLocation, rewritePath, selectVirtualHost } from './routes.js';
 import type { ClusterRuntime, HostStats, Runtime } from './runtime.js';
@@ -40,6 +44,8 @@ import type { StreamInfo } from './stream-info.js';
 import { flagsShort, hasFlag, joinHostPort, newStreamInfo, setFlag } from './stream-info.js';
 import type { CompiledTls, ResolvedTls } from './tls-context.js';
 import { peerChain, resolveTls, tlsFailureReason, uriSans, verifyPeer } from './tls-context.js';
+import type { XfccPeer } from './xfcc.js';
+import { forwardedClientCert, XFCC_HEADER, xfccPeer } from './xfcc.js';
 
 /** A downstream connection as the router sees it. */
 export interface DownstreamConnection {
@@ -56,6 +62,47 @@ export interface DownstreamConnection {
   requestedServerName?: string;
   /** Set when the connection terminated TLS. */
   tls?: DownstreamTls;
+}
+
+/** The downstream request the router reads: Node's IncomingMessage (HTTP/1) or an h2-downstream H2Request. */
+export interface DownstreamRequest extends NodeJS.EventEmitter {
+  readonly httpVersion: string;
+  readonly httpVersionMajor: number;
+  readonly url?: string | undefined;
+  readonly method?: string | undefined;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly rawHeaders: string[];
+  readonly readableEnded: boolean;
+  pause(): unknown;
+  resume(): unknown;
+}
+
+/** The downstream response the router writes: Node's ServerResponse or an h2-downstream H2Response. */
+export interface DownstreamResponse extends NodeJS.EventEmitter {
+  readonly headersSent: boolean;
+  readonly writableFinished: boolean;
+  writeHead(status: number, headers?: OutgoingHeaders): unknown;
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer): unknown;
+  destroy(): unknown;
+}
+
+/** An attempt's upstream request: Node's ClientRequest (HTTP/1) or an h2-upstream stream. */
+export interface UpstreamRequest extends NodeJS.EventEmitter {
+  readonly destroyed: boolean;
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  destroy(): unknown;
+}
+
+/** An attempt's upstream response: Node's IncomingMessage or an h2-upstream response. */
+export interface UpstreamResponse extends NodeJS.EventEmitter {
+  readonly statusCode?: number | undefined;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly complete: boolean;
+  readonly trailers?: NodeJS.Dict<string | string[]> | undefined;
+  pause(): unknown;
+  resume(): unknown;
 }
 
 /**
@@ -202,6 +249,10 @@ export interface DownstreamTls {
   localUriSans: string[];
   /** The client presented a (verified) certificate: mutual TLS. */
   peerCertificate: boolean;
+  /** The verified peer chain, leaf first (what x-forwarded-client-cert describes). */
+  peerChain?: readonly X509Certificate[];
+  /** The XFCC facts of this connection, computed on the first request that needs them. */
+  xfcc?: XfccPeer;
 }
 
 /** An upstream TLS connection's identities, kept per socket so reused connections report them too. */
@@ -280,7 +331,7 @@ function streamId(): string {
 interface Attempt {
   number: number;
   host: Host;
-  req?: http.ClientRequest;
+  req?: UpstreamRequest;
   startMono: number;
   perTryTimer?: NodeJS.Timeout;
   connected: boolean;
@@ -303,12 +354,12 @@ class RequestBody {
   bytes = 0;
   ended = false;
   replayable = true;
-  private target: http.ClientRequest | undefined;
+  private target: UpstreamRequest | undefined;
   /** Shadow requests get every chunk too; they never slow the main request down. */
   private readonly mirrors: http.ClientRequest[] = [];
 
   constructor(
-    private readonly req: http.IncomingMessage,
+    private readonly req: DownstreamRequest,
     private readonly onData: (n: number) => void,
     private readonly onEnd: () => void,
   ) {
@@ -339,7 +390,7 @@ class RequestBody {
   }
 
   /** Sends everything received so far to a new attempt and streams the rest to it. */
-  attach(target: http.ClientRequest): void {
+  attach(target: UpstreamRequest): void {
     this.target = target;
     for (const c of this.chunks) target.write(c);
     if (!this.replayable) this.chunks = [];
@@ -395,6 +446,8 @@ export class HttpStream {
   /** Set-Cookie values from cookie hash policies with a TTL. */
   private setCookies: string[] = [];
   private grpc = false;
+  /** The upstream response's trailers (gRPC status), once it ended. */
+  private trailers: OutgoingHeaders | undefined;
   /** The client address after XFF handling (Envoy's remote address), for RBAC's remote_ip. */
   private remoteIp = '';
 
@@ -403,8 +456,8 @@ export class HttpStream {
     private readonly hcm: HttpConnectionManager,
     private readonly accessLoggers: readonly AccessLogger[],
     private readonly conn: DownstreamConnection,
-    private readonly req: http.IncomingMessage,
-    private readonly res: http.ServerResponse,
+    private readonly req: DownstreamRequest,
+    private readonly res: DownstreamResponse,
   ) {
     this.config = rt.config;
     this.dbg = rt.log.streamDebug;
@@ -486,8 +539,7 @@ export class HttpStream {
     }
     this.fwd = this.sanitizedHeaders();
     info.requestHeaders = this.fwd;
-    const ct = this.fwd['content-type'];
-    this.grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
+    this.grpc = isGrpcRequest(this.fwd);
     if (!this.normalizeRequestPath()) return;
     if (this.hcm.inbound) {
       // The inbound side consumes the peer's metadata; the app never sees it.
@@ -585,7 +637,12 @@ export class HttpStream {
     const h = this.req.headers;
     for (const name in h) {
       const v = h[name];
-      if (v === undefined || name === 'host' || HOP_BY_HOP.has(name) || ENVOY_INTERNAL.has(name)) continue;
+      if (v === undefined || name === 'host' || ENVOY_INTERNAL.has(name)) continue;
+      if (HOP_BY_HOP.has(name)) {
+        // TE crosses the proxy only as `trailers`, which gRPC needs; other hop-by-hop headers stop here.
+        if (name === 'te' && teTrailers(v)) out['te'] = 'trailers';
+        continue;
+      }
       out[name] = v;
     }
     const hcm = this.hcm;
@@ -612,6 +669,7 @@ export class HttpStream {
       internal = one !== undefined && isInternalAddress(one);
     }
     if (internal) out['x-envoy-internal'] = 'true';
+    this.forwardClientCert(out);
     if (hcm.generateRequestId) {
       const id = out['x-request-id'];
       if (
@@ -622,6 +680,21 @@ export class HttpStream {
         out['x-request-id'] = randomUUID();
     }
     return out;
+  }
+
+  /** x-forwarded-client-cert per the HCM's forward_client_cert_details (Envoy's mutateXfccRequestHeader). */
+  private forwardClientCert(out: OutgoingHeaders): void {
+    const options = this.hcm.xfcc;
+    const incoming = out[XFCC_HEADER];
+    const tlsFacts = this.conn.tls;
+    let peer: XfccPeer | undefined;
+    if (tlsFacts?.peerCertificate && tlsFacts.peerChain && options.mode !== 'SANITIZE') {
+      tlsFacts.xfcc ??= xfccPeer(tlsFacts.peerChain, tlsFacts.localUriSans);
+      peer = tlsFacts.xfcc;
+    }
+    const value = forwardedClientCert(Array.isArray(incoming) ? incoming.join(',') : incoming, options, peer);
+    if (value === undefined) delete out[XFCC_HEADER];
+    else out[XFCC_HEADER] = value;
   }
 
   private routeRequest(): void {
@@ -954,6 +1027,7 @@ export class HttpStream {
     trackStart(crt.lb, host);
     this.clusterStat('upstream_rq_total');
     this.rt.stats.cluster('gauge', cluster.statName, 'upstream_rq_active').value++;
+    const h2 = usesHttp2(cluster, this.req.httpVersionMajor);
     const tlsConfig = upstreamTlsFor(cluster, host);
     let secure: (https.RequestOptions & tls.ConnectionOptions) | undefined;
     if (tlsConfig) {
@@ -966,28 +1040,41 @@ export class HttpStream {
         return;
       }
       a.tls = { config: tlsConfig, resolved };
+      // Istio's istio.alpn filter: the ALPN for the upstream protocol, when the cluster allows the override.
+      const alpnOverride = h2 ? this.hcm.upstreamAlpnH2 : this.hcm.upstreamAlpn;
       secure = {
         agent: tlsAgentOf(crt),
         secureContext: resolved.context,
         rejectUnauthorized: false,
-        ALPNProtocols: this.hcm.upstreamAlpn && cluster.alpnOverride ? this.hcm.upstreamAlpn : tlsConfig.alpn,
+        ALPNProtocols: alpnOverride && cluster.alpnOverride ? alpnOverride : tlsConfig.alpn,
       };
       if (tlsConfig.sni !== undefined) secure.servername = tlsConfig.sni;
     }
-    let req: http.ClientRequest;
+    let req: UpstreamRequest;
     try {
-      const options: http.RequestOptions = {
-        host: host.address,
-        port: host.port,
-        method: info.method,
-        path: info.path,
-        headers,
-        agent: crt.agent,
-        setHost: false,
-      };
       const localAddress = upstreamLocalAddress(this.rt, host.address);
-      if (localAddress !== undefined) options.localAddress = localAddress;
-      req = secure ? https.request({ ...options, ...secure }) : http.request(options);
+      if (h2) {
+        const target = h2Target(cluster, host, secure, localAddress);
+        req = new H2UpstreamRequest(h2PoolOf(crt), target, {
+          method: info.method ?? 'GET',
+          path: info.path ?? '/',
+          authority: info.authority ?? '',
+          scheme: secure ? 'https' : 'http',
+          headers,
+        });
+      } else {
+        const options: http.RequestOptions = {
+          host: host.address,
+          port: host.port,
+          method: info.method,
+          path: info.path,
+          headers,
+          agent: crt.agent,
+          setHost: false,
+        };
+        if (localAddress !== undefined) options.localAddress = localAddress;
+        req = secure ? https.request({ ...options, ...secure }) : http.request(options);
+      }
     } catch {
       // Header values Node refuses (invalid characters) end the attempt like a protocol error.
       this.endAttempt(a);
@@ -1136,7 +1223,7 @@ export class HttpStream {
     }
   }
 
-  private onUpstreamResponse(a: Attempt, ures: http.IncomingMessage): void {
+  private onUpstreamResponse(a: Attempt, ures: UpstreamResponse): void {
     if (a.abandoned || this.finished) {
       ures.resume();
       return;
@@ -1213,13 +1300,15 @@ export class HttpStream {
     });
     ures.on('end', () => {
       this.endAttempt(a);
+      this.trailers = forwardTrailers(ures, res);
       res.end();
     });
-    const onReset = (): void => {
+    const onReset = (err?: UpstreamResetError): void => {
       if (ures.complete || this.finished) return;
       this.endAttempt(a);
-      setFlag(info, 'UC');
-      info.details = 'upstream_reset_after_response_started{connection_termination}';
+      const reason = err?.resetReason ?? 'connection_termination';
+      setFlag(info, resetFlag(reason));
+      info.details = `upstream_reset_after_response_started{${reason}}`;
       res.destroy();
     };
     ures.on('aborted', onReset);
@@ -1250,7 +1339,9 @@ export class HttpStream {
     this.outlierResult(a, 0);
     this.endAttempt(a);
     this.body?.detach();
-    const reason: ResetReason = a.connected ? 'connection_termination' : 'connection_failure';
+    const reason: UpstreamResetReason =
+      (err as UpstreamResetError).resetReason ??
+      (a.connected ? 'connection_termination' : 'connection_failure');
     // A TLS handshake that fails is a connection failure with the TLS error as its transport reason.
     let transport = (err as TransportError).transportFailureReason;
     if (transport === undefined && a.tls && !a.connected && (err.code ?? '').startsWith('ERR_SSL_'))
@@ -1265,22 +1356,22 @@ export class HttpStream {
         'router',
         SOURCE.resetStream,
         () =>
-          `upstream reset: reset reason: ${reason.replace('_', ' ')}, transport failure reason: ${transport ?? err.code ?? err.message}`,
+          `upstream reset: reset reason: ${reason.replaceAll('_', ' ')}, transport failure reason: ${transport ?? err.code ?? err.message}`,
       );
     const policy = this.retry;
-    if (policy && retriableReset(policy, reason)) {
+    if (policy && retriableUpstreamReset(policy, reason)) {
       if (this.canRetry()) {
         this.scheduleRetry();
         return;
       }
       this.retryLimitReached();
     }
-    setFlag(this.info, reason === 'connection_failure' ? 'UF' : 'UC');
+    setFlag(this.info, resetFlag(reason));
     const retried = this.attempts > 1 ? 'retried and the latest ' : '';
     const why = reason === 'connection_failure' ? transport : undefined;
     this.localReply(
       503,
-      `upstream connect error or disconnect/reset before headers. ${retried}reset reason: ${reason.replace('_', ' ')}` +
+      `upstream connect error or disconnect/reset before headers. ${retried}reset reason: ${reason.replaceAll('_', ' ')}` +
         (why !== undefined ? `, transport failure reason: ${why}` : ''),
       // Envoy writes the details with spaces turned into underscores.
       `upstream_reset_before_response_started{${reason}${why !== undefined ? `,${why.replace(/\s/g, '_')}` : ''}}`,
@@ -1362,21 +1453,26 @@ export class HttpStream {
       res.destroy();
       return;
     }
-    const payload = Buffer.from(body, 'latin1');
-    const headers: OutgoingHeaders = { ...extra, 'content-length': String(payload.length) };
-    if (payload.length > 0) headers['content-type'] = 'text/plain';
+    // A gRPC request gets a trailers-only reply: HTTP 200 (as logged) with the status in grpc-status.
+    const grpc = this.grpc;
+    const code = grpc ? 200 : status;
+    const payload = grpc ? Buffer.alloc(0) : Buffer.from(body, 'latin1');
+    const headers: OutgoingHeaders = grpc
+      ? grpcLocalReplyHeaders(status, body, extra)
+      : { ...extra, 'content-length': String(payload.length) };
+    if (!grpc && payload.length > 0) headers['content-type'] = 'text/plain';
     this.setServerHeader(headers);
     if (routeHeaders) this.applyResponseMutations(headers);
-    info.responseCode = status;
+    info.responseCode = code;
     info.responseHeaders = headers;
     info.bytesSent = payload.length;
     if (this.dbg)
       this.debug('http', SOURCE.encodeHeaders, () => {
-        return `encoding headers via codec (end_stream=${payload.length === 0}):${dumpHeaders({ ':status': String(status), ...headers })}`;
+        return `encoding headers via codec (end_stream=${payload.length === 0}):${dumpHeaders({ ':status': String(code), ...headers })}`;
       });
     if (!this.requestEnded) headers['connection'] = 'close';
     try {
-      res.writeHead(status, headers);
+      res.writeHead(code, headers);
       res.end(payload);
     } catch {
       res.destroy();
@@ -1425,7 +1521,9 @@ export class HttpStream {
     }
     if (this.cluster?.istioService) o.service = this.cluster.istioService;
     if (info.authority) o.authority = info.authority;
-    const grpcStatus = this.grpc ? grpcStatusOf(info.responseHeaders) : undefined;
+    const grpcStatus = this.grpc
+      ? (grpcStatusOf(this.trailers) ?? grpcStatusOf(info.responseHeaders))
+      : undefined;
     if (grpcStatus !== undefined) o.grpcStatus = grpcStatus;
     this.rt.istio?.record(o);
   }

@@ -7,6 +7,7 @@ import https from 'node:https';
 import type { AccessLogger } from './access-log.js';
 import type { CompiledConfig } from './config.js';
 import type { DebugLog } from './debug-log.js';
+import { destroyH2Pool } from './h2-upstream.js';
 import type { IstioStats } from './istio-stats.js';
 import type { LbState } from './lb.js';
 import { newLbState } from './lb.js';
@@ -100,6 +101,7 @@ export function tlsAgentOf(c: ClusterRuntime): https.Agent {
 export function destroyPools(c: ClusterRuntime): void {
   c.agent.destroy();
   c.tlsAgent?.destroy();
+  destroyH2Pool(c);
 }
 
 export function clusterRuntime(rt: Runtime, name: string, statName: string = name): ClusterRuntime {
