@@ -1,17 +1,22 @@
 import type { Command } from 'commander';
 import {
+  KubeConfigSource,
   SettingError,
   parseDurationFlag,
   parseIntFlag,
   parseListenAddress,
   startPilot,
 } from '../pilot/index.js';
+import type { ConfigSource } from '../pilot/index.js';
+import { createLogger } from '../xds/index.js';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
 import { untilSignal } from './signals.js';
 
 export interface PilotFlags {
   configDir?: string;
+  kubeconfig?: string;
+  context?: string;
   grpcAddr?: string;
   secureAddr?: string;
   cacerts?: string;
@@ -33,10 +38,26 @@ function setting<T>(parse: () => T): T {
   }
 }
 
-/** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
-/** `skiff pilot`: runs the control plane over a directory of manifests until interrupted. */
+/**
+ * Where config comes from: `--config-dir`, or a Kubernetes API server (`--kubeconfig`, else `KUBECONFIG` or
+ * the in-cluster service account, as istiod finds it).
+ */
+function configOrigin(flags: PilotFlags, env: NodeJS.ProcessEnv): 'dir' | 'kube' {
+  const kube = flags.kubeconfig !== undefined || flags.context !== undefined;
+  if (flags.configDir !== undefined && kube)
+    throw new CliError('--config-dir cannot be combined with --kubeconfig or --context', EXIT.usage);
+  if (flags.configDir !== undefined) {
+    if (flags.configDir === '') throw new CliError('--config-dir is empty', EXIT.usage);
+    return 'dir';
+  }
+  if (flags.kubeconfig === '') throw new CliError('--kubeconfig is empty', EXIT.usage);
+  if (kube || env['KUBECONFIG'] || env['KUBERNETES_SERVICE_HOST']) return 'kube';
+  throw new CliError('--config-dir or --kubeconfig is required', EXIT.usage);
+}
+
+/** `skiff pilot`: runs the control plane over a directory of manifests or a Kubernetes API server until interrupted. */
 export async function pilotCommand(flags: PilotFlags, io: CommandIO): Promise<number> {
-  if (!flags.configDir) throw new CliError('--config-dir is required', EXIT.usage);
+  const origin = configOrigin(flags, io.env);
   const grpc = setting(() => parseListenAddress(flags.grpcAddr ?? '127.0.0.1:15010', '127.0.0.1'));
   const secure =
     flags.secureAddr === 'off'
@@ -49,10 +70,19 @@ export async function pilotCommand(flags: PilotFlags, io: CommandIO): Promise<nu
   const level = (flags.logLevel ?? 'info').toLowerCase();
   if (level !== 'info' && level !== 'debug')
     throw new CliError(`invalid --log-level "${flags.logLevel}"`, EXIT.usage);
+  let source: ConfigSource | undefined;
+  if (origin === 'kube') {
+    source = new KubeConfigSource({
+      ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
+      ...(flags.context !== undefined ? { context: flags.context } : {}),
+      env: io.env,
+      logger: createLogger(io.stdout, { debug: level === 'debug' }),
+    });
+  }
   // Listen for signals before serving, so a stop request right after startup is not lost.
   const stopped = untilSignal();
   const handle = await startPilot({
-    configDir: flags.configDir,
+    ...(source ? { source } : { configDir: flags.configDir }),
     grpcHost: grpc.host,
     grpcPort: grpc.port,
     securePort: secure ? secure.port : false,
@@ -91,9 +121,14 @@ export function registerPilot(program: Command, io: CommandIO, setExit: (code: n
   program
     .command('pilot')
     .description(
-      'Run the control plane: serve xDS for the manifests in a directory, with debug and metrics ports',
+      'Run the control plane: serve xDS for the manifests in a directory or from a Kubernetes API server, with debug and metrics ports',
     )
     .option('--config-dir <dir>', 'directory of manifests to serve (watched recursively)')
+    .option(
+      '--kubeconfig <file>',
+      'list and watch a Kubernetes API server with this kubeconfig (default KUBECONFIG, or in-cluster)',
+    )
+    .option('--context <name>', 'kubeconfig context to use instead of its current-context')
     .option('--grpc-addr <addr>', 'xDS gRPC address (plaintext)', '127.0.0.1:15010')
     .option('--secure-addr <addr>', 'xDS and CA address over TLS (istiod 15012), or "off"', '127.0.0.1:15012')
     .option(

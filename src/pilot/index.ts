@@ -26,3 +26,9 @@ export {
 export type { TuningSettings } from './options.js';
 export { LightProxy, SharedResponses, parseResponseEnvelope } from './bench-light-proxy.js';
 export type { SimulatedProxy } from './bench-light-proxy.js';
+export { KubeConfigSource } from './kube-source.js';
+export type { KindState, KubeConfigSourceOptions, KubeSourceStatus } from './kube-source.js';
+export { KubeConfigError, KubeRequestError, kubeGetJson, loadKubeConfig } from './kube-config.js';
+export type { KubeConfigOptions, LoadedKubeConfig } from './kube-config.js';
+export { MESH_CONFIGMAP, collectionPath, watchedKinds } from './kube-kinds.js';
+export type { KubeKind } from './kube-kinds.js';
