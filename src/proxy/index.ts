@@ -113,3 +113,4 @@ export type { CompiledChain, CompiledListener } from './listeners.js';
 export { addressFromXff, remoteAddressOf, setUpstreamBindAddress } from './router.js';
 export type { RbacFilter } from './listeners.js';
 export * from './xfcc.js';
+export { ClusterStatusCounters } from './stats.js';

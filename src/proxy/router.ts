@@ -410,6 +410,14 @@ class RequestBody {
   }
 }
 
+/** A weighted cluster's header mutations; replaced per request, never changed in place. */
+interface ClusterMutations {
+  readonly request: HeaderMutation;
+  readonly response: HeaderMutation;
+}
+
+const NO_CLUSTER_MUTATIONS: ClusterMutations = { request: NO_MUTATION, response: NO_MUTATION };
+
 /** Handles one request on an HTTP listener. */
 export class HttpStream {
   readonly info: StreamInfo;
@@ -419,7 +427,8 @@ export class HttpStream {
   private retryTimer: NodeJS.Timeout | undefined;
   private attempt: Attempt | undefined;
   private attempts = 0;
-  private readonly triedHosts = new Set<string>();
+  /** Hosts already tried, kept only when the retry policy avoids previous hosts. */
+  private triedHosts: Set<string> | undefined;
   private body: RequestBody | undefined;
   private requestEnded = false;
   private fwd: OutgoingHeaders = {};
@@ -430,10 +439,7 @@ export class HttpStream {
   private cluster: CompiledCluster | undefined;
   private crt: ClusterRuntime | undefined;
   private retry: RetryPolicy | undefined;
-  private clusterMutations: { request: HeaderMutation; response: HeaderMutation } = {
-    request: NO_MUTATION,
-    response: NO_MUTATION,
-  };
+  private clusterMutations: ClusterMutations = NO_CLUSTER_MUTATIONS;
   private globalTimeoutMs = 0;
   private faultTimer: NodeJS.Timeout | undefined;
   /** The other side's workload, from metadata exchange (request on inbound, response on outbound). */
@@ -444,7 +450,7 @@ export class HttpStream {
   private hash: number | undefined;
   private hashComputed = false;
   /** Set-Cookie values from cookie hash policies with a TTL. */
-  private setCookies: string[] = [];
+  private setCookies: string[] | undefined;
   private grpc = false;
   /** The upstream response's trailers (gRPC status), once it ended. */
   private trailers: OutgoingHeaders | undefined;
@@ -520,13 +526,19 @@ export class HttpStream {
         return `request headers complete (end_stream=${req.readableEnded}):${dumpHeaders({ ...pseudo, ...req.headers })}`;
       });
 
-    this.body = new RequestBody(
-      req,
-      (n) => {
-        info.bytesReceived += n;
-      },
-      () => this.onRequestEnd(),
-    );
+    if (isHttp1Message(req) && bodiless(req.headers)) {
+      // Nothing to stream or replay: no body listeners; the request ends as soon as Node would report it
+      // (after this tick), so local replies and timers see the same order as a streamed body's end.
+      process.nextTick(() => this.onRequestEnd());
+    } else {
+      this.body = new RequestBody(
+        req,
+        (n) => {
+          info.bytesReceived += n;
+        },
+        () => this.onRequestEnd(),
+      );
+    }
 
     if (req.rawHeaders.length / 2 > this.hcm.maxHeadersCount) {
       setFlag(info, 'DPE');
@@ -916,7 +928,7 @@ export class HttpStream {
         let cookie = `${name}="${value}"`;
         if (ttlMs > 0) cookie += `; Max-Age=${Math.floor(ttlMs / 1000)}`;
         if (path) cookie += `; Path=${path}`;
-        this.setCookies.push(`${cookie}; HttpOnly`);
+        (this.setCookies ??= []).push(`${cookie}; HttpOnly`);
         return value;
       },
     });
@@ -969,7 +981,7 @@ export class HttpStream {
       }
       const outlier = cluster.outlier ? crt.outlier : undefined;
       host = pickHost(cluster.lbPolicy, cluster.hosts, crt.lb, {
-        avoid: this.retry?.avoidPreviousHosts ? this.triedHosts : undefined,
+        avoid: this.triedHosts,
         hash: this.hash,
         table: cluster.hashTable,
         ejected: outlier ? (h) => outlier.isEjected(h.key) : undefined,
@@ -994,7 +1006,7 @@ export class HttpStream {
     this.attempts++;
     info.attemptCount = this.attempts;
     info.upstreamHost = host.key;
-    this.triedHosts.add(host.key);
+    if (this.retry?.avoidPreviousHosts) (this.triedHosts ??= new Set()).add(host.key);
     const a: Attempt = {
       number: this.attempts,
       host,
@@ -1088,7 +1100,8 @@ export class HttpStream {
     req.on('error', (err) => this.onUpstreamError(a, err));
     // Without a retry policy nothing will be replayed, so the body streams through unbuffered.
     if (this.body && !this.retry) this.body.replayable = false;
-    this.body?.attach(req);
+    if (this.body) this.body.attach(req);
+    else req.end();
     this.armPerTry(a);
   }
 
@@ -1243,7 +1256,7 @@ export class HttpStream {
         ures.on('error', () => this.endAttempt(a));
         a.abandoned = true;
         this.body?.detach();
-        this.clusterStat(`upstream_rq_${status}`);
+        if (this.cluster) this.rt.stats.clusterStatus(this.cluster.statName).code(status).value++;
         this.scheduleRetry();
         return;
       }
@@ -1254,8 +1267,9 @@ export class HttpStream {
     info.firstUpstreamByteMono = now;
     const cluster = this.cluster;
     if (cluster) {
-      this.clusterStat(`upstream_rq_${status}`);
-      this.clusterStat(`upstream_rq_${Math.floor(status / 100)}xx`);
+      const codes = this.rt.stats.clusterStatus(cluster.statName);
+      codes.code(status).value++;
+      codes.codeClass(status).value++;
       this.clusterStat('upstream_rq_completed');
       observe(this.rt.stats.cluster('histogram', cluster.statName, 'upstream_rq_time'), now - a.startMono);
     }
@@ -1267,7 +1281,7 @@ export class HttpStream {
     }
     this.exchangeResponseMetadata(headers);
     if (this.cors) Object.assign(headers, responseCorsHeaders(this.cors.policy, this.cors.origin));
-    if (this.setCookies.length > 0) {
+    if (this.setCookies !== undefined && this.setCookies.length > 0) {
       const prior = headers['set-cookie'];
       headers['set-cookie'] = [
         ...(prior === undefined ? [] : Array.isArray(prior) ? prior : [prior]),
@@ -1553,6 +1567,21 @@ export class HttpStream {
       }
     }
   }
+}
+
+/**
+ * An HTTP/1 request without a body: no transfer-encoding and no (or a zero) content-length (RFC 9112 6.3:
+ * a request has a body only when one of them says so). Node's server has already built `req.headers` for
+ * its own Host and Expect checks, so reading it here costs nothing extra.
+ */
+function bodiless(h: http.IncomingHttpHeaders): boolean {
+  const length = h['content-length'];
+  return h['transfer-encoding'] === undefined && (length === undefined || length === '0');
+}
+
+/** Node's HTTP/1 request (HTTP/2 requests come as h2-downstream H2Requests). */
+function isHttp1Message(req: DownstreamRequest): req is http.IncomingMessage {
+  return req.httpVersionMajor === 1 && req instanceof http.IncomingMessage;
 }
 
 function fnvHex(text: string): string {

@@ -65,6 +65,41 @@ class ScopeIndex {
   }
 }
 
+/**
+ * One cluster's response-code counters (`upstream_rq_<code>`, `upstream_rq_<N>xx`) by status number, so
+ * the per-response path builds no stat names. Each counter is created on first use, as before.
+ */
+export class ClusterStatusCounters {
+  private readonly codes = new Map<number, Counter>();
+  private readonly classes = new Map<number, Counter>();
+
+  constructor(
+    private readonly stats: Stats,
+    private readonly cluster: string,
+  ) {}
+
+  /** `upstream_rq_<code>`. */
+  code(status: number): Counter {
+    let c = this.codes.get(status);
+    if (!c) {
+      c = this.stats.cluster('counter', this.cluster, `upstream_rq_${status}`);
+      this.codes.set(status, c);
+    }
+    return c;
+  }
+
+  /** `upstream_rq_<N>xx`. */
+  codeClass(status: number): Counter {
+    const n = Math.floor(status / 100);
+    let c = this.classes.get(n);
+    if (!c) {
+      c = this.stats.cluster('counter', this.cluster, `upstream_rq_${n}xx`);
+      this.classes.set(n, c);
+    }
+    return c;
+  }
+}
+
 export class Stats {
   readonly counters = new Map<string, Counter>();
   readonly gauges = new Map<string, Gauge>();
@@ -160,6 +195,18 @@ export class Stats {
     }
     index.set(cluster, stat, m);
     return m;
+  }
+
+  private readonly statusCounters = new Map<string, ClusterStatusCounters>();
+
+  /** A cluster's response-code counters, resolved once per (cluster, status). */
+  clusterStatus(cluster: string): ClusterStatusCounters {
+    let s = this.statusCounters.get(cluster);
+    if (!s) {
+      s = new ClusterStatusCounters(this, cluster);
+      this.statusCounters.set(cluster, s);
+    }
+    return s;
   }
 
   /** `http.<stat_prefix>.<stat>` tagged with http_conn_manager_prefix. */
