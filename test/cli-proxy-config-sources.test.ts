@@ -337,8 +337,10 @@ test('proxy-config log reads and sets logger levels through POST /logging', asyn
       'sleep-0.shop:\nactive loggers:\n  admin: info\n  http: debug\n  router: info\n',
     );
     await ok(['o', 'sleep-0', '-n', 'shop', '--admin-address', admin.address, '-r']);
+    // With no pod named, the proxy is asked who it is (this one has no /server_info: the address stays).
     assert.deepEqual(admin.requests, [
       'POST /logging',
+      'GET /server_info',
       'POST /logging',
       'POST /logging?level=info',
       'POST /logging?http=debug',

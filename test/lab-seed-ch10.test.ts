@@ -418,26 +418,22 @@ describe('the chapter 10 lab notes, end to end on one skiff up', { timeout: 300_
     }
   });
 
-  it(
-    'the agent relays /debug/syncz on 15004 to the control plane',
-    { todo: 'src/lab/proxy-runtime.ts does not pass the agent a debugHandler: 15004 answers 503' },
-    async () => {
-      const r = await skiff([
-        'exec',
-        '-n',
-        'istioinaction',
-        'deploy/catalog',
-        '-c',
-        'istio-proxy',
-        '--',
-        'curl',
-        '-s',
-        'localhost:15004/debug/syncz',
-      ]);
-      const body = JSON.parse(r.stdout) as { typeUrl: string };
-      assert.equal(body.typeUrl, 'istio.io/debug/syncz');
-    },
-  );
+  it('the agent relays /debug/syncz on 15004 to the control plane', async () => {
+    const r = await skiff([
+      'exec',
+      '-n',
+      'istioinaction',
+      'deploy/catalog',
+      '-c',
+      'istio-proxy',
+      '--',
+      'curl',
+      '-s',
+      'localhost:15004/debug/syncz',
+    ]);
+    const body = JSON.parse(r.stdout) as { typeUrl: string };
+    assert.equal(body.typeUrl, 'istio.io/debug/syncz');
+  });
 
   it("edit cm istio (accessLogEncoding: JSON): `configmap/istio edited`, then the gateway logs JSON with Istio's keys", async () => {
     const editor = join(cwd, 'editor.sh');

@@ -30,3 +30,5 @@ export type { GoldenSignals } from './metrics-signals.js';
 export { formatBytes, formatSeconds, metricsUrl, renderSignals, scrape } from './metrics-controlplane.js';
 export { formatCpu, formatMemory, parseQuantity, podUsage, renderTopPods } from './top-format.js';
 export { goDurationString } from './top.js';
+export { COMMAND_MODULES } from './program.js';
+export { launcherPaths, readLaunchState } from './up.js';

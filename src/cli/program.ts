@@ -1,26 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
-import { analyzeCommand } from './analyze.js';
 import type { AnalyzeFlags } from './analyze.js';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
-import { registerBenchXds } from './bench-xds.js';
-import { registerBenchControlplane } from './bench-controlplane.js';
-import { registerPilot } from './pilot.js';
-import { registerProxyConfig } from './proxy-config.js';
-import { registerProxyProcess } from './proxy-process.js';
-import { registerApply, registerDown, registerStatus, registerUp } from './up.js';
-import { registerProxyStatus } from './proxy-status.js';
-import { registerExperimental } from './describe.js';
-import { registerAuthz } from './authz-check.js';
-import { registerMetrics } from './metrics-controlplane.js';
-import { registerTop } from './top.js';
-import { registerGet } from './kubectl-get.js';
-import { registerModify } from './kubectl-modify.js';
-import { registerLogs } from './kubectl-logs.js';
-import { registerExec } from './kubectl-exec.js';
-import { registerKubectlDescribe } from './kubectl-describe.js';
-import { registerKubectlEdit } from './kubectl-edit.js';
-import { registerPortForward } from './port-forward.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -98,23 +79,99 @@ export function hoistGlobalNamespace(argv: readonly string[], program: Command):
   return [...argv.slice(i, end), ...flags.flatMap((ns) => ['-n', ns]), ...argv.slice(end)];
 }
 
-function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
-  const program = new Command('skiff')
-    .description('skiff: an Istio-compatible service mesh and its troubleshooting tools')
-    .configureOutput({
-      writeOut: io.stdout,
-      writeErr: io.stderr,
-      // cobra's spelling, so scripts matching istioctl's errors keep working.
-      outputError: (text, write) =>
-        write(
-          text
-            .replace(/^error: unknown option '([^']*)'/, 'Error: unknown flag: $1')
-            .replace(/^error:/, 'Error:'),
-        ),
-    })
-    .exitOverride()
-    .showSuggestionAfterError(false);
+type SetExit = (code: number) => void;
 
+/**
+ * The top-level commands in help order, each with the names and aliases it adds and how to register it.
+ * A command's implementation module (and everything it imports) is loaded only when that command runs, or
+ * for help over all commands: a CLI process loading every module costs ~1 s of CPU, which `skiff up`, the
+ * lab's supervisor and every `skiff get` would otherwise pay. `registerAll` keeps the full program (help,
+ * unknown commands) exactly as before; a test checks each entry's names against what its module registers.
+ */
+export const COMMAND_MODULES: readonly {
+  names: readonly string[];
+  register: (program: Command, io: CommandIO, setExit: SetExit) => Promise<void>;
+}[] = [
+  { names: ['analyze'], register: async (p, io, set) => registerAnalyze(p, io, set) },
+  {
+    names: ['proxy-config', 'pc'],
+    register: async (p, io, set) => (await import('./proxy-config.js')).registerProxyConfig(p, io, set),
+  },
+  {
+    names: ['pilot'],
+    register: async (p, io, set) => (await import('./pilot.js')).registerPilot(p, io, set),
+  },
+  { names: ['up'], register: async (p, io, set) => (await import('./up.js')).registerUp(p, io, set) },
+  { names: ['down'], register: async (p, io, set) => (await import('./up.js')).registerDown(p, io, set) },
+  { names: ['status'], register: async (p, io, set) => (await import('./up.js')).registerStatus(p, io, set) },
+  { names: ['apply'], register: async (p, io, set) => (await import('./up.js')).registerApply(p, io, set) },
+  {
+    names: ['proxy'],
+    register: async (p, io, set) => (await import('./proxy-process.js')).registerProxyProcess(p, io, set),
+  },
+  {
+    names: ['proxy-status', 'ps'],
+    register: async (p, io, set) => (await import('./proxy-status.js')).registerProxyStatus(p, io, set),
+  },
+  {
+    // Command groups other modules add subcommands to: one line per subcommand below each.
+    names: ['bench'],
+    register: async (p, io, set) => {
+      const [xds, controlplane] = await Promise.all([
+        import('./bench-xds.js'),
+        import('./bench-controlplane.js'),
+      ]);
+      const bench = p.command('bench').description('Benchmarks of skiff components');
+      xds.registerBenchXds(bench, io, set);
+      controlplane.registerBenchControlplane(bench, io, set);
+    },
+  },
+  {
+    names: ['experimental', 'x', 'exp'],
+    register: async (p, io, set) => {
+      const [describe, authz, metrics] = await Promise.all([
+        import('./describe.js'),
+        import('./authz-check.js'),
+        import('./metrics-controlplane.js'),
+      ]);
+      const experimental = describe.registerExperimental(p, io, set);
+      authz.registerAuthz(experimental, io, set);
+      metrics.registerMetrics(experimental, io, set);
+    },
+  },
+  { names: ['top'], register: async (p, io, set) => (await import('./top.js')).registerTop(p, io, set) },
+  {
+    names: ['get'],
+    register: async (p, io, set) => (await import('./kubectl-get.js')).registerGet(p, io, set),
+  },
+  {
+    names: ['delete', 'patch', 'label'],
+    register: async (p, io, set) => (await import('./kubectl-modify.js')).registerModify(p, io, set),
+  },
+  {
+    names: ['logs'],
+    register: async (p, io, set) => (await import('./kubectl-logs.js')).registerLogs(p, io, set),
+  },
+  {
+    names: ['exec'],
+    register: async (p, io, set) => (await import('./kubectl-exec.js')).registerExec(p, io, set),
+  },
+  {
+    names: ['describe'],
+    register: async (p, io, set) =>
+      (await import('./kubectl-describe.js')).registerKubectlDescribe(p, io, set),
+  },
+  {
+    names: ['edit'],
+    register: async (p, io, set) => (await import('./kubectl-edit.js')).registerKubectlEdit(p, io, set),
+  },
+  {
+    names: ['port-forward'],
+    register: async (p, io, set) => (await import('./port-forward.js')).registerPortForward(p, io, set),
+  },
+];
+
+function registerAnalyze(program: Command, io: CommandIO, setExit: SetExit): void {
   program
     .command('analyze')
     .description('Analyze Istio configuration and print validation messages')
@@ -153,41 +210,65 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
       }),
     )
     .action(async (files: string[], opts: AnalyzeFlags) => {
+      const { analyzeCommand } = await import('./analyze.js');
       setExit(await analyzeCommand(files, opts, io));
     });
+}
 
-  registerProxyConfig(program, io, setExit);
-  registerPilot(program, io, setExit);
-  registerUp(program, io, setExit);
-  registerDown(program, io, setExit);
-  registerStatus(program, io, setExit);
-  registerApply(program, io, setExit);
-  registerProxyProcess(program, io, setExit);
-  registerProxyStatus(program, io, setExit);
-  // Command groups other modules add subcommands to: one line per subcommand below each.
-  const bench = program.command('bench').description('Benchmarks of skiff components');
-  registerBenchXds(bench, io, setExit);
-  registerBenchControlplane(bench, io, setExit);
-  const experimental = registerExperimental(program, io, setExit);
-  registerAuthz(experimental, io, setExit);
-  registerMetrics(experimental, io, setExit);
-  registerTop(program, io, setExit);
-  registerGet(program, io, setExit);
-  registerModify(program, io, setExit);
-  registerLogs(program, io, setExit);
-  registerExec(program, io, setExit);
-  registerKubectlDescribe(program, io, setExit);
-  registerKubectlEdit(program, io, setExit);
-  registerPortForward(program, io, setExit);
+/**
+ * The command word of an argument list (after leading namespace flags, which `hoistGlobalNamespace`
+ * moves), or undefined when there is none, e.g. `skiff --help`.
+ */
+function commandWord(argv: readonly string[]): string | undefined {
+  let i = 0;
+  for (let flag = namespaceFlagAt(argv, i); flag; flag = namespaceFlagAt(argv, i)) i += flag.words;
+  const word = argv[i];
+  return word === undefined || word.startsWith('-') ? undefined : word;
+}
 
+function newProgram(io: CommandIO): Command {
+  return new Command('skiff')
+    .description('skiff: an Istio-compatible service mesh and its troubleshooting tools')
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      // cobra's spelling, so scripts matching istioctl's errors keep working.
+      outputError: (text, write) =>
+        write(
+          text
+            .replace(/^error: unknown option '([^']*)'/, 'Error: unknown flag: $1')
+            .replace(/^error:/, 'Error:'),
+        ),
+    })
+    .exitOverride()
+    .showSuggestionAfterError(false);
+}
+
+async function buildProgram(argv: readonly string[], io: CommandIO, setExit: SetExit): Promise<Command> {
+  // A known command registers alone; anything else (help, no command, a typo) sees every command, and so
+  // does a leading `-n` the command cannot take, which commander then reports at the top level.
+  const word = commandWord(argv);
+  const only = COMMAND_MODULES.find((m) => word !== undefined && m.names.includes(word));
+  if (only) {
+    const program = newProgram(io);
+    await only.register(program, io, setExit);
+    if (!namespaceFlagAt(hoistGlobalNamespace(argv, program), 0)) return program;
+  }
+  const program = newProgram(io);
+  await registerAll(program, io, setExit);
   return program;
+}
+
+/** Every command, in help order. */
+async function registerAll(program: Command, io: CommandIO, setExit: SetExit): Promise<void> {
+  for (const m of COMMAND_MODULES) await m.register(program, io, setExit);
 }
 
 /** Runs the skiff CLI with the given arguments (without `node` and the script). Returns the exit code. */
 export async function runCli(args: readonly string[], io: CommandIO): Promise<number> {
   let exitCode: number = EXIT.ok;
-  const program = buildProgram(io, (code) => (exitCode = code));
   try {
+    const program = await buildProgram(args, io, (code) => (exitCode = code));
     await program.parseAsync(normalizeBooleanFlags(hoistGlobalNamespace(args, program)), { from: 'user' });
     return exitCode;
   } catch (err) {

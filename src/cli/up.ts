@@ -1,26 +1,57 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { loadPaths } from '../api/index.js';
-import {
-  CLI_MAIN,
-  applyObject,
-  killLeftovers,
-  logDir,
-  objectFromResource,
-  processAlive,
-  readLabState,
-  startLab,
-  stateDirPath,
-  clearLabState,
-} from '../lab/index.js';
 import type { ApplyOutcome, LabState } from '../lab/index.js';
-import { parseGoDuration } from '../pilot/index.js';
 import { CliError, EXIT } from './errors.js';
 import type { CommandIO } from './io.js';
 import { tabulate } from './tabwriter.js';
 import { untilSignal } from './signals.js';
+
+/**
+ * The lab module (store, control plane, proxies: ~1 s of CPU to load), imported when a command needs it.
+ * The detached `skiff up` on a state dir without a running lab does not: it only starts the supervisor
+ * and watches lab.json, and every CPU second it spared goes to the pods starting on the same cores.
+ */
+type Lab = typeof import('../lab/index.js');
+const loadLab = (): Promise<Lab> => import('../lab/index.js');
+
+/** This CLI's entry point, which the detached supervisor runs (`skiff up --foreground`). */
+const CLI_ENTRY = fileURLToPath(new URL('./main.js', import.meta.url));
+
+/**
+ * Where the detached `skiff up` finds the state dir's `lab.json` and `logs/` before, or without, loading the
+ * lab module: the layout of lab/state.ts (`stateDirPath`, `labFile`, `logDir`), which a test keeps equal.
+ */
+export function launcherPaths(stateDirFlag: string | undefined): {
+  stateDir: string;
+  labFile: string;
+  logDir: string;
+  supervisorLog: string;
+} {
+  const stateDir = resolve(stateDirFlag ?? '.skiff');
+  const logs = join(stateDir, 'logs');
+  return {
+    stateDir,
+    labFile: join(stateDir, 'lab.json'),
+    logDir: logs,
+    supervisorLog: join(logs, 'supervisor.log'),
+  };
+}
+
+/** lab/state.ts's `readLabState` for the launcher, which a test keeps equal to it. */
+export function readLaunchState(labFile: string): LabState | undefined {
+  try {
+    const value: unknown = JSON.parse(readFileSync(labFile, 'utf8'));
+    if (typeof value !== 'object' || value === null) return undefined;
+    const s = value as Partial<LabState>;
+    return typeof s.pid === 'number' && typeof s.status === 'string' ? (s as LabState) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface UpFlags {
   example?: string;
@@ -29,10 +60,13 @@ export interface UpFlags {
   timeout?: string;
 }
 
+const DEFAULT_TIMEOUT = '60s';
 const DEFAULT_TIMEOUT_MS = 60_000;
 
-function timeoutMs(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_TIMEOUT_MS;
+async function timeoutMs(text: string | undefined): Promise<number> {
+  // The default needs no parser (the control plane's module, which the launcher does not load otherwise).
+  if (text === undefined || text === DEFAULT_TIMEOUT) return DEFAULT_TIMEOUT_MS;
+  const { parseGoDuration } = await import('../pilot/index.js');
   const ms = parseGoDuration(text);
   if (ms === undefined || ms <= 0)
     throw new CliError(`invalid --timeout "${text}": want a duration such as 60s`, EXIT.usage);
@@ -44,9 +78,9 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** The supervisor recorded in the state dir, when it is still running. */
-function runningLab(stateDir: string): LabState | undefined {
-  const state = readLabState(stateDir);
-  return state && processAlive(state.pid) && state.status !== 'failed' ? state : undefined;
+function runningLab(lab: Lab, stateDir: string): LabState | undefined {
+  const state = lab.readLabState(stateDir);
+  return state && lab.processAlive(state.pid) && state.status !== 'failed' ? state : undefined;
 }
 
 interface PodRow {
@@ -58,9 +92,27 @@ interface PodRow {
   ip: string;
 }
 
+/** GET a JSON document with node:http (global fetch would load undici: ~0.3 s of CPU for one request). */
+function getJson(url: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
 async function podRows(apiUrl: string): Promise<PodRow[]> {
-  const res = await fetch(`${apiUrl}/api/v1/pods`);
-  const list = (await res.json()) as { items?: Record<string, unknown>[] };
+  const list = ((await getJson(`${apiUrl}/api/v1/pods`)) ?? {}) as { items?: Record<string, unknown>[] };
   return (list.items ?? []).map((p) => {
     const meta = (p['metadata'] ?? {}) as Record<string, unknown>;
     const status = (p['status'] ?? {}) as Record<string, unknown>;
@@ -97,7 +149,7 @@ async function summary(state: LabState): Promise<string> {
     lines.push(`  store API (kubectl-style REST): ${e.api}`);
     lines.push(`  control plane: xDS ${e.xds}, debug ${e.debug}/debug/, metrics ${e.monitoring}/metrics`);
   }
-  lines.push(`  logs: ${logDir(state.stateDir)}`);
+  lines.push(`  logs: ${launcherPaths(state.stateDir).logDir}`);
   if (e) {
     try {
       const rows = await podRows(e.api);
@@ -117,41 +169,67 @@ async function summary(state: LabState): Promise<string> {
   return lines.join('\n') + '\n';
 }
 
-async function upForeground(stateDir: string, flags: UpFlags, io: CommandIO): Promise<number> {
+async function upForeground(lab: Lab, stateDir: string, flags: UpFlags, io: CommandIO): Promise<number> {
+  // A bad --timeout is refused before anything starts.
+  const readyTimeoutMs = await timeoutMs(flags.timeout);
   const stopped = untilSignal();
-  const lab = await startLab({ stateDir, example: flags.example ?? 'lab', log: io.stdout }).catch(
-    (err: unknown) => {
+  const started = await lab
+    .startLab({ stateDir, example: flags.example ?? 'lab', log: io.stdout })
+    .catch((err: unknown) => {
       throw new CliError((err as Error).message ?? String(err), EXIT.unknown);
-    },
-  );
+    });
   let code: number = EXIT.ok;
-  const ready = lab.waitReady(timeoutMs(flags.timeout)).then(
-    async () => io.stdout(`${await summary(lab.state())}Press Ctrl-C to stop.\n`),
+  const ready = started.waitReady(readyTimeoutMs).then(
+    async () => io.stdout(`${await summary(started.state())}Press Ctrl-C to stop.\n`),
     (err: unknown) => {
       io.stderr(`Error: ${(err as Error).message}\n`);
       code = EXIT.unknown;
     },
   );
   await Promise.race([stopped, ready.then(() => (code === EXIT.ok ? stopped : undefined))]);
-  await lab.close();
+  await started.close();
   return code;
 }
 
-async function upDetached(stateDir: string, flags: UpFlags, io: CommandIO): Promise<number> {
-  mkdirSync(logDir(stateDir), { recursive: true });
-  const logPath = join(logDir(stateDir), 'supervisor.log');
+/** How often the detached `skiff up` looks at `lab.json` for the supervisor's progress. */
+const LAUNCHER_POLL_MS = 50;
+
+async function upDetached(flags: UpFlags, io: CommandIO): Promise<number> {
+  const paths = launcherPaths(flags.stateDir);
+  // A bad --timeout is refused before a supervisor starts.
+  const readyTimeoutMs = await timeoutMs(flags.timeout);
+  // Without lab.json no supervisor runs here (a cold or cleanly stopped state dir): start one without
+  // loading the lab module, which the supervisor loads anyway. Otherwise check first, as before.
+  if (existsSync(paths.labFile)) {
+    const lab = await loadLab();
+    const running = runningLab(lab, paths.stateDir);
+    if (running) {
+      io.stdout(`skiff is already running.\n${await summary(running)}`);
+      return EXIT.ok;
+    }
+  }
+  const logPath = paths.supervisorLog;
+  mkdirSync(dirname(logPath), { recursive: true });
   const fd = openSync(logPath, 'a');
-  const args = [CLI_MAIN, 'up', '--foreground', '--state-dir', stateDir, '--example', flags.example ?? 'lab'];
+  const args = [
+    CLI_ENTRY,
+    'up',
+    '--foreground',
+    '--state-dir',
+    paths.stateDir,
+    '--example',
+    flags.example ?? 'lab',
+  ];
   if (flags.timeout) args.push('--timeout', flags.timeout);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: io.env });
   closeSync(fd);
   let exited = false;
   child.on('exit', () => (exited = true));
   child.unref();
-  const deadline = Date.now() + timeoutMs(flags.timeout) + 5000;
+  const deadline = Date.now() + readyTimeoutMs + 5000;
   while (Date.now() < deadline) {
-    await sleep(100);
-    const state = readLabState(stateDir);
+    await sleep(LAUNCHER_POLL_MS);
+    const state = readLaunchState(paths.labFile);
     if (state && state.pid === child.pid && state.status === 'ready') {
       io.stdout(await summary(state));
       return EXIT.ok;
@@ -165,37 +243,41 @@ async function upDetached(stateDir: string, flags: UpFlags, io: CommandIO): Prom
 }
 
 export async function upCommand(flags: UpFlags, io: CommandIO): Promise<number> {
-  const stateDir = stateDirPath(flags.stateDir);
-  const running = runningLab(stateDir);
+  if (!flags.foreground) return upDetached(flags, io);
+  const lab = await loadLab();
+  const stateDir = lab.stateDirPath(flags.stateDir);
+  const running = runningLab(lab, stateDir);
   if (running && running.pid !== process.pid) {
     io.stdout(`skiff is already running.\n${await summary(running)}`);
     return EXIT.ok;
   }
-  return flags.foreground ? upForeground(stateDir, flags, io) : upDetached(stateDir, flags, io);
+  return upForeground(lab, stateDir, flags, io);
 }
 
 export async function downCommand(flags: { stateDir?: string }, io: CommandIO): Promise<number> {
-  const stateDir = stateDirPath(flags.stateDir);
-  const state = readLabState(stateDir);
-  if (state && processAlive(state.pid)) {
+  const lab = await loadLab();
+  const stateDir = lab.stateDirPath(flags.stateDir);
+  const state = lab.readLabState(stateDir);
+  if (state && lab.processAlive(state.pid)) {
     process.kill(state.pid, 'SIGTERM');
     const deadline = Date.now() + 20_000;
-    while (processAlive(state.pid) && Date.now() < deadline) await sleep(50);
-    if (processAlive(state.pid)) process.kill(state.pid, 'SIGKILL');
-    await killLeftovers(stateDir);
-    clearLabState(stateDir);
+    while (lab.processAlive(state.pid) && Date.now() < deadline) await sleep(50);
+    if (lab.processAlive(state.pid)) process.kill(state.pid, 'SIGKILL');
+    await lab.killLeftovers(stateDir);
+    lab.clearLabState(stateDir);
     io.stdout(`skiff stopped (pid ${state.pid}); state kept in ${stateDir}\n`);
     return EXIT.ok;
   }
-  const leftovers = await killLeftovers(stateDir);
-  clearLabState(stateDir);
+  const leftovers = await lab.killLeftovers(stateDir);
+  lab.clearLabState(stateDir);
   io.stdout(`skiff is not running${leftovers ? ` (ended ${leftovers} leftover pod processes)` : ''}\n`);
   return EXIT.ok;
 }
 
 export async function statusCommand(flags: { stateDir?: string }, io: CommandIO): Promise<number> {
-  const stateDir = stateDirPath(flags.stateDir);
-  const state = runningLab(stateDir);
+  const lab = await loadLab();
+  const stateDir = lab.stateDirPath(flags.stateDir);
+  const state = runningLab(lab, stateDir);
   if (!state) {
     io.stdout(`skiff is not running (state dir ${stateDir})\n`);
     return EXIT.unknown;
@@ -218,8 +300,9 @@ export interface ApplyFlags {
 export async function applyCommand(flags: ApplyFlags, io: CommandIO): Promise<number> {
   const files = flags.filename ?? [];
   if (files.length === 0) throw new CliError('must specify one of -f and -k', EXIT.usage);
-  const stateDir = stateDirPath(flags.stateDir);
-  const api = flags.server ?? runningLab(stateDir)?.endpoints?.api;
+  const [lab, { loadPaths }] = await Promise.all([loadLab(), import('../api/index.js')]);
+  const stateDir = lab.stateDirPath(flags.stateDir);
+  const api = flags.server ?? runningLab(lab, stateDir)?.endpoints?.api;
   if (!api)
     throw new CliError(
       `skiff is not running in ${stateDir}: start it with \`skiff up\` (or pass --server)`,
@@ -236,7 +319,7 @@ export async function applyCommand(flags: ApplyFlags, io: CommandIO): Promise<nu
     failed = true;
   }
   for (const r of loaded.resources) {
-    const body = objectFromResource(r);
+    const body = lab.objectFromResource(r);
     if (flags.namespace && r.info.namespaced) {
       const meta = body['metadata'] as Record<string, unknown>;
       const declared = (r.object['metadata'] as Record<string, unknown> | undefined)?.['namespace'];
@@ -249,9 +332,9 @@ export async function applyCommand(flags: ApplyFlags, io: CommandIO): Promise<nu
       }
       meta['namespace'] = flags.namespace;
     }
-    const outcome: ApplyOutcome = await applyObject(api, r, body, r.origin.file ?? '-').catch(
-      (err: unknown) => ({ error: `error: ${(err as Error).message}` }),
-    );
+    const outcome: ApplyOutcome = await lab
+      .applyObject(api, r, body, r.origin.file ?? '-')
+      .catch((err: unknown) => ({ error: `error: ${(err as Error).message}` }));
     if (outcome.line) io.stdout(`${outcome.line}\n`);
     if (outcome.error) {
       io.stderr(`${outcome.error}\n`);
@@ -272,7 +355,7 @@ export function registerUp(program: Command, io: CommandIO, setExit: (code: numb
     .option('--example <name>', 'example under examples/ applied on a fresh state dir', 'lab')
     .option('--foreground', 'stay in the foreground and stop on Ctrl-C')
     .option('--state-dir <dir>', STATE_DIR_HELP)
-    .option('--timeout <duration>', 'how long to wait for every pod to be ready', '60s')
+    .option('--timeout <duration>', 'how long to wait for every pod to be ready', DEFAULT_TIMEOUT)
     .action(async (opts: UpFlags) => setExit(await upCommand(opts, io)));
 }
 

@@ -54,7 +54,9 @@ export interface KubeletCa {
   issueToken(namespace: string, serviceAccount: string): string;
 }
 
-const FAST_PROBE_MS = 150;
+// Probe periods are the lab's own (Kubernetes' default periodSeconds is 10): a container is probed every
+// 100 ms until it is ready, since `skiff up` waits for exactly that, then every 2 s.
+const FAST_PROBE_MS = 100;
 const PROBE_MS = 2000;
 const FAILURE_THRESHOLD = 3;
 const MAX_BACKOFF_MS = 10_000;

@@ -12,10 +12,10 @@ import type { Resource } from '../api/index.js';
 import { loadPaths } from '../api/index.js';
 import type { PilotHandle } from '../pilot/index.js';
 import { startPilot } from '../pilot/index.js';
-import { issueServiceAccountToken } from '../security/index.js';
+import { issueServiceAccountToken, loadOrCreateCa, loadOrCreateTokenKey } from '../security/index.js';
 import type { KubeObject, StoreApiServer } from '../store/index.js';
 import { ObjectStore } from '../store/index.js';
-import { SKIFF_ISTIO_VERSION } from '../xds/index.js';
+import { SKIFF_ISTIO_VERSION, cachedDescriptorPath, envoyRoot } from '../xds/index.js';
 import { loopbackRangeUsable } from './addresses.js';
 import { LabController } from './controller.js';
 import { KubeProxy } from './kube-proxy.js';
@@ -138,25 +138,46 @@ export function notReadyReason(store: ObjectStore): string | undefined {
  * istio-ca-root-cert ConfigMap), the CA address, and service-account tokens signed with the CA's key.
  */
 function labCa(
-  pilot: PilotHandle,
+  rootCertPem: string,
+  tokenKey: Buffer,
+  address: string,
   stateDir: string,
-): { rootCertPem: string; kubelet: KubeletCa } | undefined {
-  if (!pilot.ca || !pilot.tokenKey || !pilot.secureAddress) return undefined;
-  const tokenKey = pilot.tokenKey;
+): { rootCertPem: string; kubelet: KubeletCa } {
   const secretsDir = join(stateDir, 'secrets');
   mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
   const rootCertFile = join(secretsDir, 'root-cert.pem');
-  writeFileSync(rootCertFile, pilot.ca.rootCertPem);
+  writeFileSync(rootCertFile, rootCertPem);
   return {
-    rootCertPem: pilot.ca.rootCertPem,
+    rootCertPem,
     kubelet: {
-      address: pilot.secureAddress,
+      address,
       rootCertFile,
       tokenDir: secretsDir,
       // Projected service-account tokens live as long as the lab may (a real kubelet refreshes them).
       issueToken: (ns, sa) => issueServiceAccountToken(tokenKey, ns, sa, 7 * 24 * 3600),
     },
   };
+}
+
+/** The CA material of a started control plane (undefined when it runs without one). */
+function pilotCa(
+  pilot: PilotHandle,
+  stateDir: string,
+): { rootCertPem: string; kubelet: KubeletCa } | undefined {
+  if (!pilot.ca || !pilot.tokenKey || !pilot.secureAddress) return undefined;
+  return labCa(pilot.ca.rootCertPem, pilot.tokenKey, pilot.secureAddress, stateDir);
+}
+
+/**
+ * The CA material before the control plane starts: the root and token key it will load from the state dir
+ * (created here on a fresh one), and its TLS address on a port known up front.
+ */
+async function earlyCa(
+  stateDir: string,
+  securePort: number,
+): Promise<{ rootCertPem: string; kubelet: KubeletCa }> {
+  const ca = await loadOrCreateCa({ stateDir });
+  return labCa(ca.rootCertPem, loadOrCreateTokenKey(stateDir), `127.0.0.1:${securePort}`, stateDir);
 }
 
 export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
@@ -216,19 +237,59 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     cleanup.push(() => api.close());
     cleanup.push(() => podMetrics.stop());
     const source = new StoreConfigSource(store, warn);
+    const [grpcPort, httpPort, monitoringPort, securePort] = await Promise.all([
+      portOrAny('127.0.0.1', opts.xdsPort ?? 15010),
+      portOrAny('127.0.0.1', opts.debugPort ?? 8080),
+      portOrAny('127.0.0.1', opts.monitoringPort ?? 15014),
+      portOrAny('127.0.0.1', opts.securePort ?? 15012),
+    ]);
+
+    const controller = new LabController(store, { warn });
+    const kubeProxy = new KubeProxy(store, { warn });
+    const startWorkloads = (xdsAddress: string, ca: KubeletCa | undefined): void => {
+      // The kubelet runs pod processes; the control plane's mirror pod is this process and not its to run.
+      const kubelet = new Kubelet(withoutMirrorPods(store), {
+        logDir: logDir(stateDir),
+        xdsAddress,
+        ...(ca ? { ca } : {}),
+        warn,
+        onProcesses: (pids) => writePids(stateDir, pids),
+      });
+      cleanup.push(() => controller.stop());
+      cleanup.push(() => kubeProxy.stop());
+      cleanup.push(() => kubelet.stop());
+      controller.start();
+      kubelet.start();
+      kubeProxy.start();
+    };
+    // Pods start while the control plane starts, as in a cluster where sidecars retry until istiod answers:
+    // each pod process first spends a second or more of CPU loading its code, which now overlaps the control
+    // plane's start instead of following it. That needs the control plane's addresses before it listens
+    // (its preferred ports were free) and its CA material (loaded from the state dir by both).
+    const early = grpcPort !== 0 && securePort !== 0 ? await earlyCa(stateDir, securePort) : undefined;
+    const pilotCleanupAt = cleanup.length;
+    // Proxies load the Envoy protos from the descriptor the first parse caches; when none is cached yet
+    // (the first lab on this machine), parse here once before they start rather than in every one of them.
+    const descriptor = cachedDescriptorPath();
+    if (early && descriptor && !existsSync(descriptor)) envoyRoot();
+    if (early) startWorkloads(`127.0.0.1:${grpcPort}`, early.kubelet);
     const pilot = await startPilot({
       source,
       host: '127.0.0.1',
-      grpcPort: await portOrAny('127.0.0.1', opts.xdsPort ?? 15010),
-      httpPort: await portOrAny('127.0.0.1', opts.debugPort ?? 8080),
-      monitoringPort: await portOrAny('127.0.0.1', opts.monitoringPort ?? 15014),
-      securePort: await portOrAny('127.0.0.1', opts.securePort ?? 15012),
+      grpcPort,
+      httpPort,
+      monitoringPort,
+      securePort,
       stateDir,
       log,
       podName: 'istiod-skiff',
     });
-    cleanup.push(() => pilot.close());
-    const ca = labCa(pilot, stateDir);
+    // Cleanups run in reverse: the pods stop before the control plane, as when it started first.
+    cleanup.splice(pilotCleanupAt, 0, () => pilot.close());
+    const ca = early ?? pilotCa(pilot, stateDir);
+    if (early && pilot.ca && pilot.ca.rootCertPem !== early.rootCertPem)
+      warn('the control plane loaded another CA root than the pods were given');
+    if (!early) startWorkloads(pilot.grpcAddress, ca?.kubelet);
     if (ca) {
       const publisher = publishRootCert(store, ca.rootCertPem, warn);
       cleanup.push(() => publisher.close());
@@ -242,23 +303,6 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       monitoring: `http://127.0.0.1:${pilot.monitoringPort}`,
     };
     writeLabState(stateDir, state);
-
-    const controller = new LabController(store, { warn });
-    // The kubelet runs pod processes; the control plane's mirror pod is this process and not its to run.
-    const kubelet = new Kubelet(withoutMirrorPods(store), {
-      logDir: logDir(stateDir),
-      xdsAddress: pilot.grpcAddress,
-      ...(ca ? { ca: ca.kubelet } : {}),
-      warn,
-      onProcesses: (pids) => writePids(stateDir, pids),
-    });
-    const kubeProxy = new KubeProxy(store, { warn });
-    cleanup.push(() => controller.stop());
-    cleanup.push(() => kubeProxy.stop());
-    cleanup.push(() => kubelet.stop());
-    controller.start();
-    kubelet.start();
-    kubeProxy.start();
     podMetrics.start();
     say(
       `store API ${api.url}, xDS ${pilot.grpcAddress}, debug :${pilot.httpPort}, monitoring :${pilot.monitoringPort}`,
@@ -285,13 +329,30 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
           })),
       }),
       async waitReady(timeoutMs: number) {
-        const deadline = Date.now() + timeoutMs;
-        let reason = notReadyReason(store);
-        while (reason !== undefined) {
-          if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms: ${reason}`);
-          await new Promise((r) => setTimeout(r, 100));
-          reason = notReadyReason(store);
-        }
+        // Checked on every store change (pod and deployment statuses), not on a timer.
+        await new Promise<void>((resolve, reject) => {
+          let scheduled = false;
+          const finish = (err?: Error): void => {
+            clearTimeout(timer);
+            unsubscribe();
+            if (err) reject(err);
+            else resolve();
+          };
+          const check = (): void => {
+            scheduled = false;
+            if (notReadyReason(store) === undefined) finish();
+          };
+          const timer = setTimeout(
+            () => finish(new Error(`not ready after ${timeoutMs} ms: ${notReadyReason(store) ?? 'unknown'}`)),
+            timeoutMs,
+          );
+          const unsubscribe = store.onChange(() => {
+            if (scheduled) return;
+            scheduled = true;
+            setImmediate(check);
+          });
+          check();
+        });
         // Node ports bind asynchronously; give them their turn before reporting.
         await new Promise((r) => setTimeout(r, 50));
         state.status = 'ready';

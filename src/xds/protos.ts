@@ -6,18 +6,16 @@
  * protobufjs' `fromObject` drops unknown keys silently, so generators are checked with `roundTrip`:
  * whatever did not survive encode → decode is reported instead of vanishing.
  */
-import '@grpc/proto-loader'; // side effect: registers descriptor.proto, which the annotation protos import
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import type { Root, Type } from 'protobufjs';
 
 const require = createRequire(import.meta.url);
-
-// The loader grpc-js-xds itself uses; not part of proto-loader's public entry point, hence the deep path.
-const { loadProtosWithOptionsSync } = require('@grpc/proto-loader/build/src/util') as {
-  loadProtosWithOptionsSync(files: string[], options: { keepCase: boolean; includeDirs: string[] }): Root;
-};
 
 export const TYPE_URL_PREFIX = 'type.googleapis.com/';
 
@@ -70,12 +68,36 @@ const PROTO_FILES = [
 
 let cachedRoot: Root | undefined;
 
-/** The shared protobufjs Root (loaded once; ~0.5 s). Field names are snake_case (`keepCase`). */
+/**
+ * The shared protobufjs Root (loaded once). Field names are snake_case (`keepCase`).
+ *
+ * Parsing the .proto files costs ~0.4 s of CPU, which every proxy of a cold `skiff up` would pay at once;
+ * the resolved Root is therefore kept as a JSON descriptor in the cache dir (`cachedDescriptorPath`), and
+ * rebuilt with `Root.fromJSON` (about half the cost) by every later process. The cache key covers the
+ * proto set, this module's code and the versions of the packages the protos and the parser come from.
+ */
 export function envoyRoot(): Root {
   if (cachedRoot) return cachedRoot;
-  const deps = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
+  const cacheFile = cachedDescriptorPath();
+  let root = cacheFile ? readCachedRoot(cacheFile) : undefined;
+  if (!root) {
+    root = parseEnvoyProtos();
+    if (cacheFile) writeCachedRoot(cacheFile, root);
+  }
+  cachedRoot = root;
+  return root;
+}
+
+function parseEnvoyProtos(): Root {
+  // Side effect: registers descriptor.proto, which the annotation protos import. Loaded only here, as
+  // processes that find the descriptor cached never parse a .proto file.
+  require('@grpc/proto-loader');
+  // The loader grpc-js-xds itself uses; not part of proto-loader's public entry point, hence the deep path.
+  const { loadProtosWithOptionsSync } = require('@grpc/proto-loader/build/src/util') as {
+    loadProtosWithOptionsSync(files: string[], options: { keepCase: boolean; includeDirs: string[] }): Root;
+  };
   const includeDirs = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) =>
-    path.join(deps, d),
+    path.join(xdsProtoDir(), d),
   );
   const root = loadProtosWithOptionsSync(PROTO_FILES, { keepCase: true, includeDirs });
   // Istio's metadata exchange network filter config lives in istio/proxy, not in Envoy's API tree:
@@ -85,8 +107,88 @@ export function envoyRoot(): Root {
     .add(new protobuf.Type('MetadataExchange').add(new protobuf.Field('protocol', 1, 'string')));
   defineIstioAlpnFilter(root);
   root.resolveAll();
-  cachedRoot = root;
   return root;
+}
+
+function xdsProtoDir(): string {
+  return path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
+}
+
+function packageVersion(name: string): string {
+  try {
+    const pkg = JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as {
+      version?: unknown;
+    };
+    return String(pkg.version);
+  } catch {
+    return '?';
+  }
+}
+
+/**
+ * Where the descriptor JSON is cached: `$SKIFF_CACHE_DIR` (empty: no cache), else `$XDG_CACHE_HOME/skiff`
+ * or `~/.cache/skiff`. The name carries a hash of everything the Root is built from, so a changed proto
+ * set, parser or package version never reads an old file.
+ */
+export function cachedDescriptorPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  let dir = env['SKIFF_CACHE_DIR'];
+  if (dir === '') return undefined;
+  if (dir === undefined) {
+    const home = safeHomedir();
+    const base = env['XDG_CACHE_HOME'] || (home ? path.join(home, '.cache') : tmpdir());
+    dir = path.join(base, 'skiff');
+  }
+  let self = '';
+  try {
+    self = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const key = createHash('sha256')
+    .update(self)
+    .update(`\0${packageVersion('@grpc/grpc-js-xds')}\0${packageVersion('protobufjs')}\0${xdsProtoDir()}`)
+    .digest('hex')
+    .slice(0, 16);
+  return path.join(dir, `envoy-protos-${key}.json`);
+}
+
+function safeHomedir(): string | undefined {
+  try {
+    return homedir() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readCachedRoot(file: string): Root | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const root = protobuf.Root.fromJSON(JSON.parse(text) as protobuf.INamespace);
+    root.resolveAll();
+    // A cut-off or foreign file must not stand in for the protos: check what every user looks up first.
+    root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
+    root.lookupType('envoy.config.bootstrap.v3.Bootstrap');
+    return root;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCachedRoot(file: string, root: Root): void {
+  // Best effort: a read-only home just means every process parses the protos.
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(root.toJSON()));
+    renameSync(tmp, file);
+  } catch {
+    // ignore
+  }
 }
 
 /** The message type behind a type URL, or undefined when the Root does not know it. */
