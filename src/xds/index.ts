@@ -75,4 +75,5 @@ export * from './generate/route-gateway-api.js';
 export * from './generate/authz-builder.js';
 export { AUTHN_FILTER_NAME, withTrustDomainAliases } from './generate/authz-model.js';
 export type { RbacAction } from './generate/authz-model.js';
+export { sidecarInboundKey } from './generate/inbound-share.js';
 export { cachedDescriptorPath } from './protos.js';

@@ -5,10 +5,11 @@
  * A sidecar's outbound side (outbound clusters, their ClusterLoadAssignments, the per-port outbound
  * listeners, `virtualOutbound` and the route configurations they name) depends only on its SidecarScope and
  * on a few proxy attributes (namespace, IP family, DNS domain, Istio version, some metadata), not on which
- * pod it is. It is built once per push for each distinct set of those inputs and the same objects are
- * handed to every sidecar that shares them, so a push costs per distinct configuration, not per proxy (and
- * the control plane encodes each shared object once). Only the inbound side (inbound clusters,
- * `virtualInbound`) is built per proxy.
+ * pod it is; its inbound side (inbound clusters, `virtualInbound`) only on its service instances, labels
+ * and a few attributes (inbound-share.ts), not on its IP or name either. Each half is built once per push
+ * for each distinct set of its inputs and the same objects are handed to every sidecar that shares them,
+ * so a push costs per distinct configuration, not per proxy (and the control plane encodes each shared
+ * object once).
  */
 import { KIND } from '../../api/index.js';
 import { buildInboundClusters, buildInboundPassthroughClusters } from './cluster-inbound.js';
@@ -17,6 +18,7 @@ import type { Json } from './clusters.js';
 import { buildOutboundClusters } from './clusters.js';
 import { buildProxyClusters } from './cluster-proxy.js';
 import { generateGrpcResources, isGrpcProxy } from './grpc-generate.js';
+import { sidecarInboundKey } from './inbound-share.js';
 import { buildVirtualInboundListener, ipFamilies } from './listener-sidecar-inbound.js';
 import {
   buildSidecarOutboundListeners,
@@ -44,8 +46,9 @@ export interface ProxyResources {
   /**
    * For sidecars: the outbound half shared with every sidecar of the same outbound key, per type. Each
    * array's elements are, the same objects in the same order, the first elements of the type's list above,
-   * so the control plane can encode and compare them once per push for all those sidecars. Not
-   * enumerable: JSON output and deep comparisons see only the five lists.
+   * so the control plane can encode and compare them once per push for all those sidecars. The rest of
+   * each list (the inbound half) is shared too, by sidecars of the same inbound key, as the same objects.
+   * Not enumerable: JSON output and deep comparisons see only the five lists.
    */
   readonly shared?: SharedOutboundParts;
 }
@@ -97,55 +100,75 @@ interface SidecarOutbound {
  * exactly the RDS names of those listeners.
  */
 function generateSidecarResources(push: PushContext, proxy: Proxy): ProxyResources {
-  const { registry, snapshot } = push;
-  const outbound = memoized(push, `generate-sidecar-outbound|${sidecarOutboundKey(push, proxy)}`, () =>
+  const outboundKey = sidecarOutboundKey(push, proxy);
+  const outbound = memoized(push, `generate-sidecar-outbound|${outboundKey}`, () =>
     buildSidecarOutbound(push, proxy),
   );
+  // The inbound half drops clusters the outbound half already has, so it is keyed on both.
+  const inbound = memoized(
+    push,
+    `generate-sidecar-inbound|${outboundKey}|${sidecarInboundKey(push, proxy)}`,
+    () => buildSidecarInbound(push, proxy, outbound),
+  );
+  const resources: ProxyResources = {
+    clusters: [...outbound.clusters, ...inbound.clusters],
+    endpoints: [...outbound.endpoints, ...inbound.endpoints],
+    listeners: inbound.virtualInbound
+      ? [...outbound.listeners, inbound.virtualInbound]
+      : [...outbound.listeners],
+    routes: [...(inbound.routes ?? outbound.routes)],
+    secrets: buildSecrets(push, proxy),
+  };
+  // The outbound half stays the shared part: its encoded body is then one for every inbound variant.
+  const shared: SharedOutboundParts = {
+    clusters: outbound.clusters,
+    endpoints: outbound.endpoints,
+    listeners: outbound.listeners,
+    ...(inbound.routes === undefined ? { routes: outbound.routes } : {}),
+  };
+  Object.defineProperty(resources, 'shared', { value: shared, enumerable: false });
+  return resources;
+}
 
-  const inboundClusters: Json[] = [];
+/** The inbound half of a sidecar's config, shared by every sidecar with the same inbound (and outbound) key. */
+interface SidecarInbound {
+  /** Inbound and inbound passthrough clusters the outbound half does not already have. */
+  clusters: readonly Json[];
+  /** The ClusterLoadAssignments of the EDS clusters among `clusters`. */
+  endpoints: readonly Json[];
+  virtualInbound?: Json;
+  /** Set only when `virtualInbound` fetches a route the outbound half lacks: the whole route list. */
+  routes?: readonly Json[];
+}
+
+function buildSidecarInbound(push: PushContext, proxy: Proxy, outbound: SidecarOutbound): SidecarInbound {
+  const { registry, snapshot } = push;
+  const clusters: Json[] = [];
   const seen = new Set(outbound.clusterNames);
   for (const c of [...buildInboundClusters(push, proxy), ...buildInboundPassthroughClusters(push, proxy)]) {
     const name = String(c['name']);
     if (seen.has(name)) continue;
     seen.add(name);
-    inboundClusters.push(c);
+    clusters.push(c);
   }
-  const inboundEds = edsServiceNames(inboundClusters);
+  const eds = edsServiceNames(clusters);
   const endpoints =
-    inboundEds.length > 0
-      ? [
-          ...outbound.endpoints,
-          ...buildClusterLoadAssignments(registry, snapshot, inboundEds, proxy.namespace),
-        ]
-      : [...outbound.endpoints];
-
-  const listeners = [...outbound.listeners];
-  let routes = outbound.routes;
+    eds.length > 0 ? buildClusterLoadAssignments(registry, snapshot, eds, proxy.namespace) : [];
+  const inbound: SidecarInbound = { clusters, endpoints };
   if (proxyListenPort(push) > 0) {
     const virtualInbound = buildVirtualInboundListener(push, proxy);
     if (virtualInbound) {
-      listeners.push(virtualInbound);
+      inbound.virtualInbound = virtualInbound;
       // Inbound listeners carry their routes inline; should one fetch a name over RDS, build the union.
       const known = new Set(outbound.routeNames);
       const extra = rdsRouteNames([virtualInbound]).filter((n) => !known.has(n));
-      if (extra.length > 0) routes = buildSidecarRouteConfigs(push, proxy, rdsRouteNames(listeners));
+      if (extra.length > 0) {
+        const names = rdsRouteNames([...outbound.listeners, virtualInbound]);
+        inbound.routes = buildSidecarRouteConfigs(push, proxy, names);
+      }
     }
   }
-  const resources: ProxyResources = {
-    clusters: [...outbound.clusters, ...inboundClusters],
-    endpoints,
-    listeners,
-    routes: [...routes],
-    secrets: buildSecrets(push, proxy),
-  };
-  const shared: SharedOutboundParts = {
-    clusters: outbound.clusters,
-    endpoints: outbound.endpoints,
-    listeners: outbound.listeners,
-    ...(routes === outbound.routes ? { routes: outbound.routes } : {}),
-  };
-  Object.defineProperty(resources, 'shared', { value: shared, enumerable: false });
-  return resources;
+  return inbound;
 }
 
 function buildSidecarOutbound(push: PushContext, proxy: Proxy): SidecarOutbound {
