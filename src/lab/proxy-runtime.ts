@@ -9,8 +9,11 @@ import { readFileSync } from 'node:fs';
 import type { AdminServer, Agent, DebugReply, ProxyEngine } from '../proxy/index.js';
 import { compileSnapshot, ProxyEngine as Engine, startAdmin, startAgent } from '../proxy/index.js';
 import { WorkloadCertManager, spiffeUri } from '../security/index.js';
-import type { AdsSnapshot, ValidatedResource, XdsNode } from '../xds/index.js';
-import { AdsClient, TYPE, debugResponseText, routerNode, sidecarNode } from '../xds/index.js';
+// The xDS client and the type URLs only, not the xds index: that would load the config generators, the
+// ADS server and their dependencies into every proxy process (see the exception in eslint.config.js).
+import type { AdsSnapshot, ValidatedResource, XdsNode } from '../xds/client/index.js';
+import { AdsClient, debugResponseText, routerNode, sidecarNode } from '../xds/client/index.js';
+import { TYPE } from '../xds/protos.js';
 import { podAppAddress, podOutboundAddress } from './addresses.js';
 import type { CapturePlan, CaptureTarget, ReceivedConfig } from './capture.js';
 import { planCapture } from './capture.js';

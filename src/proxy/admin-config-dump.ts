@@ -5,7 +5,9 @@
  * their own typed configs, and `?mask=<paths>` trims every config (or resource) to the given field paths.
  */
 import type { Json, Proxy } from '../xds/index.js';
-import { buildConfigDump } from '../xds/index.js';
+// The config-dump layout alone, not the xds index (which would load the generators and the ADS server
+// into every proxy process; see the exception in eslint.config.js).
+import { buildConfigDump } from '../xds/generate/config-dump.js';
 import type { ProxySnapshot } from './config.js';
 import type { PeerInfo } from './peer-metadata.js';
 

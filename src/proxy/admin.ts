@@ -15,7 +15,9 @@ import {
   renderClustersText,
   renderListenersText,
 } from './admin-clusters.js';
-import { toEnvoyAdminJson } from '../xds/index.js';
+// The config-dump layout alone, not the xds index (which would load the generators and the ADS server
+// into every proxy process; see the exception in eslint.config.js).
+import { toEnvoyAdminJson } from '../xds/generate/config-dump.js';
 import { adminConfigDump } from './admin-config-dump.js';
 import type { ProxyEngine } from './engine.js';
 

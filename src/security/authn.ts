@@ -5,10 +5,10 @@
  * authenticator that succeeds decides; when none does, every reason is kept for the error.
  */
 import type { Metadata } from '@grpc/grpc-js';
+import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { spiffeUri, SPIFFE_PREFIX } from './spiffe.js';
 import { verifyServiceAccountToken } from './token.js';
-import * as x509 from './x509.js';
 
 export const BEARER_PREFIX = 'Bearer ';
 
@@ -93,16 +93,36 @@ function authenticateClientCertificate(call: CallCredentials): Caller {
 
 /** SPIFFE URIs in a DER certificate's SAN extension. */
 export function spiffeIdsOf(der: Uint8Array): string[] {
+  let san: string | undefined;
   try {
-    const cert = new x509.X509Certificate(Buffer.from(der));
-    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-    if (!san) return [];
-    return san.names.items
-      .filter((n) => n.type === 'url' && n.value.startsWith(SPIFFE_PREFIX))
-      .map((n) => n.value);
+    san = new X509Certificate(Buffer.from(der)).subjectAltName;
   } catch {
     return [];
   }
+  return uriSans(san ?? '').filter((u) => u.startsWith(SPIFFE_PREFIX));
+}
+
+/**
+ * The URI entries of Node's `subjectAltName` text (`DNS:a, URI:spiffe://…`); Node quotes a value as a JSON
+ * string when it holds a comma, quote or other special character, so quoted values are unquoted.
+ */
+function uriSans(text: string): string[] {
+  const out: string[] = [];
+  const entry = /(?:^|, )([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)/g;
+  for (const m of text.matchAll(entry)) {
+    if (m[1] !== 'URI') continue;
+    const raw = m[2] ?? '';
+    if (!raw.startsWith('"')) {
+      out.push(raw);
+      continue;
+    }
+    try {
+      out.push(JSON.parse(raw) as string);
+    } catch {
+      // Not a value Node would write; skip it rather than guess.
+    }
+  }
+  return out;
 }
 
 /** Anything grpc-js hands a handler (unary call or stream): metadata plus the TLS peer. */

@@ -1,12 +1,13 @@
 /**
- * The IstioCertificateService definition, loaded with @grpc/proto-loader from `ca.proto` (kept next to
- * this file in src/; the compiled module finds it from dist/src/security/ as the lab finds examples/).
+ * The IstioCertificateService definition (`ca.proto`, kept next to this file as the reference), built from
+ * a protobufjs descriptor here instead of loading the .proto with @grpc/proto-loader: every proxy process
+ * calls this service once before it is ready, and loading and parsing with proto-loader cost each proxy
+ * ~0.1 s CPU. Messages decode as proto-loader would give them (keepCase, longs as numbers, enums as
+ * strings, defaults and oneofs set), so clients and the CA service see the same plain objects.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { loadPackageDefinition } from '@grpc/grpc-js';
-import type { GrpcObject, ServiceClientConstructor, ServiceDefinition } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
+import { makeGenericClientConstructor } from '@grpc/grpc-js';
+import type { ServiceClientConstructor, ServiceDefinition } from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
 
 export const CA_SERVICE_NAME = 'istio.v1.auth.IstioCertificateService';
 
@@ -20,31 +21,79 @@ export interface IstioCertificateResponse {
   cert_chain: string[];
 }
 
-function protoPath(): string {
-  const candidates = [
-    fileURLToPath(new URL('./ca.proto', import.meta.url)), // running from src/ (ts-node and friends)
-    fileURLToPath(new URL('../../../src/security/ca.proto', import.meta.url)), // running from dist/src/security/
-  ];
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`ca.proto not found (looked in ${candidates.join(', ')})`);
-  return found;
+/** The options proto-loader was given, as protobufjs's toObject takes them. */
+const TO_OBJECT: protobuf.IConversionOptions = {
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
+
+/** `ca.proto` as a protobufjs JSON descriptor (field names as written: fromJSON keeps their case). */
+function caRoot(): protobuf.Root {
+  // fromJSON resolves every type at once, so google.protobuf.Struct goes into the same descriptor.
+  const struct = protobuf.common.get('google/protobuf/struct.proto');
+  if (!struct?.nested) throw new Error('protobufjs lacks google/protobuf/struct.proto');
+  return protobuf.Root.fromJSON({
+    nested: {
+      ...struct.nested,
+      istio: {
+        nested: {
+          v1: {
+            nested: {
+              auth: {
+                nested: {
+                  IstioCertificateRequest: {
+                    fields: {
+                      csr: { type: 'string', id: 1 },
+                      validity_duration: { type: 'int64', id: 3 },
+                      metadata: { type: 'google.protobuf.Struct', id: 4 },
+                    },
+                  },
+                  IstioCertificateResponse: {
+                    fields: { cert_chain: { rule: 'repeated', type: 'string', id: 1 } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  });
+}
+
+function codec(type: protobuf.Type): {
+  serialize: (value: object) => Buffer;
+  deserialize: (bytes: Buffer) => object;
+} {
+  return {
+    serialize: (value) => Buffer.from(type.encode(type.fromObject(value)).finish()),
+    deserialize: (bytes) => type.toObject(type.decode(bytes), TO_OBJECT),
+  };
 }
 
 let cached: ServiceClientConstructor | undefined;
 
-/** The generated client constructor; its `.service` is the definition servers add. */
+/** The client constructor; its `.service` is the definition servers add. */
 export function caServiceClient(): ServiceClientConstructor {
   if (cached) return cached;
-  const definition = loadSync(protoPath(), {
-    keepCase: true,
-    longs: Number,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  const pkg = loadPackageDefinition(definition) as GrpcObject;
-  const auth = (pkg.istio as GrpcObject).v1 as GrpcObject;
-  cached = (auth.auth as GrpcObject).IstioCertificateService as ServiceClientConstructor;
+  const root = caRoot();
+  const request = codec(root.lookupType('istio.v1.auth.IstioCertificateRequest'));
+  const response = codec(root.lookupType('istio.v1.auth.IstioCertificateResponse'));
+  const definition: ServiceDefinition = {
+    CreateCertificate: {
+      path: `/${CA_SERVICE_NAME}/CreateCertificate`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: request.serialize,
+      requestDeserialize: request.deserialize,
+      responseSerialize: response.serialize,
+      responseDeserialize: response.deserialize,
+      originalName: 'createCertificate',
+    },
+  };
+  cached = makeGenericClientConstructor(definition, 'IstioCertificateService');
   return cached;
 }
 

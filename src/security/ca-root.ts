@@ -6,7 +6,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { CertificateAuthority } from './ca.js';
-import * as x509 from './x509.js';
+import { loadX509 } from './x509.js';
+import type * as X509 from './x509.js';
 import { crypto, generateKey, privateKeyPem, toWebKeyPair } from './keys.js';
 import { randomSerialHex } from './pem.js';
 
@@ -33,6 +34,7 @@ export interface GeneratedRoot {
 export async function createSelfSignedRoot(opts: RootOptions): Promise<GeneratedRoot> {
   const key = opts.key ?? (await generateKey('RSA', opts.rsaBits ?? SELF_SIGNED_ROOT_RSA_BITS));
   const pair = await toWebKeyPair(key);
+  const x509 = await loadX509();
   const notBefore = opts.now ?? new Date();
   const notAfter = new Date(notBefore.getTime() + (opts.ttlSeconds ?? SELF_SIGNED_ROOT_TTL_SECONDS) * 1000);
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
@@ -72,10 +74,11 @@ export async function issueIntermediateCa(
 ): Promise<GeneratedRoot> {
   const key = await generateKey('RSA', SELF_SIGNED_ROOT_RSA_BITS);
   const pair = await toWebKeyPair(key);
+  const x509 = await loadX509();
   const parent = new x509.X509Certificate(issuer.signingCert.raw);
   const notBefore = opts.now ?? new Date();
   const notAfter = new Date(notBefore.getTime() + (opts.ttlSeconds ?? 2 * 365 * 24 * 3600) * 1000);
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
     new x509.BasicConstraintsExtension(true, 0, true),
     await x509.SubjectKeyIdentifierExtension.create(pair.publicKey, false, crypto),

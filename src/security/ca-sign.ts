@@ -5,7 +5,8 @@
  * serverAuth+clientAuth, a random 128-bit serial, valid from two minutes ago (clock skew) for the TTL.
  */
 import { isIP } from 'node:net';
-import * as x509 from './x509.js';
+import { loadX509 } from './x509.js';
+import type * as X509 from './x509.js';
 import type { CertificateAuthority } from './ca.js';
 import { CaError } from './ca-errors.js';
 import { crypto, generateKey, privateKeyPem, toWebKeyPair } from './keys.js';
@@ -16,6 +17,8 @@ import { parseSpiffeUri } from './spiffe.js';
 /** util.ClockSkewGracePeriod. */
 const CLOCK_SKEW_GRACE_MS = 2 * 60 * 1000;
 const SAN_OID = '2.5.29.17';
+
+type X509Library = Awaited<ReturnType<typeof loadX509>>;
 
 export interface SignOptions {
   /** The authenticated caller's SPIFFE identity; never taken from the CSR. */
@@ -37,7 +40,7 @@ export async function signWorkloadCsr(
     throw new CaError('CSR_ERROR', `caller identity ${JSON.stringify(opts.identity)} is not a spiffe format`);
   }
   const csr = await parseAndCheckCsr(csrPem);
-  const requested = requestedUris(csr);
+  const requested = requestedUris(await loadX509(), csr);
   const foreign = requested.filter((u) => u !== opts.identity);
   if (foreign.length > 0) {
     throw new CaError(
@@ -65,11 +68,12 @@ export function lifetime(ca: CertificateAuthority, requested: number | undefined
   return ttl;
 }
 
-async function parseAndCheckCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
+async function parseAndCheckCsr(csrPem: string): Promise<X509.Pkcs10CertificateRequest> {
+  const x509 = await loadX509();
   if (typeof csrPem !== 'string' || !/-----BEGIN (NEW )?CERTIFICATE REQUEST-----/.test(csrPem)) {
     throw new CaError('CSR_ERROR', 'certificate signing request is not properly encoded');
   }
-  let csr: x509.Pkcs10CertificateRequest;
+  let csr: X509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
   } catch {
@@ -86,8 +90,8 @@ async function parseAndCheckCsr(csrPem: string): Promise<x509.Pkcs10CertificateR
 }
 
 /** URI SANs the CSR asks for (they must all be the caller's). */
-function requestedUris(csr: x509.Pkcs10CertificateRequest): string[] {
-  let ext: x509.Extension | null = null;
+function requestedUris(x509: X509Library, csr: X509.Pkcs10CertificateRequest): string[] {
+  let ext: X509.Extension | null = null;
   try {
     ext = csr.getExtension(SAN_OID);
   } catch {
@@ -101,7 +105,7 @@ function requestedUris(csr: x509.Pkcs10CertificateRequest): string[] {
   return san.names.items.filter((n) => n.type === 'url').map((n) => n.value);
 }
 
-function csrHasCommonName(csr: x509.Pkcs10CertificateRequest): boolean {
+function csrHasCommonName(csr: X509.Pkcs10CertificateRequest): boolean {
   try {
     return csr.subjectName.getField('CN').some((v) => v.length > 0);
   } catch {
@@ -116,15 +120,16 @@ export interface LeafOptions {
 /** Issues a leaf for a public key with the given SANs (SAN critical when the subject is empty). */
 async function issueLeaf(
   ca: CertificateAuthority,
-  publicKey: x509.PublicKeyType,
-  sans: x509.JsonGeneralName[],
+  publicKey: X509.PublicKeyType,
+  sans: X509.JsonGeneralName[],
   ttlSeconds: number,
   now: Date | undefined,
   opts: LeafOptions = {},
 ): Promise<string> {
+  const x509 = await loadX509();
   const t = (now ?? new Date()).getTime();
   const issuer = new x509.X509Certificate(ca.signingCert.raw);
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.KeyUsagesExtension(
       x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
       true,
@@ -184,7 +189,7 @@ export async function issueServerCertificate(
 ): Promise<KeyAndChain> {
   const key = await generateKey(opts.keyAlgorithm ?? 'RSA');
   const pair = await toWebKeyPair(key);
-  const sans: x509.JsonGeneralName[] = opts.hosts
+  const sans: X509.JsonGeneralName[] = opts.hosts
     .filter((h) => typeof h === 'string' && h.length > 0)
     .map((h) =>
       isIP(h)

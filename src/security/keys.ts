@@ -11,13 +11,11 @@ import {
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import * as x509 from './x509.js';
 
 const generateKeyPairAsync = promisify(nodeGenerateKeyPair);
 
-/** The WebCrypto implementation @peculiar/x509 uses (Node's own). */
+/** The WebCrypto implementation @peculiar/x509 uses (Node's own; `loadX509` sets it as its provider). */
 export const crypto = webcrypto as unknown as Crypto;
-x509.cryptoProvider.set(crypto);
 
 export type KeyAlgorithm = 'RSA' | 'ECDSA';
 

@@ -4,8 +4,10 @@
  * capture in the seed): node id `<type>~<ip>~<pod>.<ns>~<ns>.svc.<domain>`, node cluster from the `app`
  * label (pkg/bootstrap/config.go serviceClusterOrDefault), metadata keys in NodeMetadata's JSON names.
  */
-import { SKIFF_ISTIO_VERSION, proxyNodeId } from '../index.js';
-import type { ProxyType } from '../index.js';
+// From the generator's proxy model directly, not the xds index: the proxy process loads this file and must
+// not pull in the generators and the server with it (see the exception in eslint.config.js).
+import { SKIFF_ISTIO_VERSION, proxyNodeId } from '../generate/proxy.js';
+import type { ProxyType } from '../generate/proxy.js';
 import type { XdsNode } from './client.js';
 
 export interface IstioNodeOptions {
