@@ -23,6 +23,7 @@ import {
   decodeResources,
   edsServiceName,
   listenerRouteNames,
+  sampledFingerprint,
   structFromPlain,
 } from '../xds/index.js';
 import type { AppliedEvent, NodeMessage, ResourceChanges, XdsNode } from '../xds/index.js';
@@ -145,22 +146,6 @@ interface ResponseInfo {
   error?: string;
 }
 
-function fingerprint(raw: Buffer): number {
-  const n = raw.length;
-  let h = 0x811c9dc5 ^ n;
-  const mix = (b: number): void => {
-    h = Math.imul(h ^ b, 0x01000193);
-  };
-  const head = Math.min(n, 256);
-  for (let i = 0; i < head; i++) mix(raw[i] as number);
-  if (n > head) {
-    const stride = Math.max(1, Math.floor((n - head) / 256));
-    for (let i = head; i < n; i += stride) mix(raw[i] as number);
-    for (let i = Math.max(head, n - 64); i < n; i++) mix(raw[i] as number);
-  }
-  return h >>> 0;
-}
-
 export class SharedResponses {
   private readonly buckets = new Map<string, ResponseInfo[]>();
   /** Changes between two complete (CDS/LDS) sets, computed once for every proxy that moves between them. */
@@ -174,7 +159,7 @@ export class SharedResponses {
 
   lookup(typeUrl: string, raw: RawResponse): ResponseInfo {
     const bytes = raw.resourceBytes;
-    const key = `${typeUrl}\u0000${bytes.length}\u0000${fingerprint(bytes)}`;
+    const key = `${typeUrl}\u0000${bytes.length}\u0000${sampledFingerprint(bytes, 256)}`;
     const bucket = this.buckets.get(key);
     if (bucket) {
       for (const info of bucket) {

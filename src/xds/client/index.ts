@@ -23,6 +23,7 @@ export {
   decodeResources,
   edsServiceName,
   listenerRouteNames,
+  sampledFingerprint,
   secretNames,
 } from './resources.js';
 export type { ClientTypeUrl, DecodedResource, SecretSource } from './resources.js';

@@ -73,12 +73,12 @@ function digestOf(raw: Uint8Array): string {
 }
 
 /**
- * A cheap fingerprint of a resource's bytes for the cache's buckets: FNV-1a over the first 256 bytes (where
- * every type puts its name, field 1), 64 bytes sampled across the middle and the last 64 bytes. Equal bytes
- * always give equal fingerprints; different bytes with the same fingerprint are told apart by comparing
- * them in full (memcmp), which costs far less than hashing or copying them.
+ * A cheap fingerprint of a resource's bytes for a cache's buckets: FNV-1a over the first 256 bytes (where
+ * every type puts its name, field 1), about `samples` bytes sampled across the middle and the last 64 bytes.
+ * Equal bytes always give equal fingerprints; different bytes with the same fingerprint are told apart by
+ * comparing them in full (memcmp), which costs far less than hashing or copying them.
  */
-function fingerprint(raw: Uint8Array): number {
+export function sampledFingerprint(raw: Uint8Array, samples = 64): number {
   const n = raw.length;
   let h = 0x811c9dc5 ^ n;
   const mix = (b: number): void => {
@@ -87,7 +87,7 @@ function fingerprint(raw: Uint8Array): number {
   const head = Math.min(n, 256);
   for (let i = 0; i < head; i++) mix(raw[i] as number);
   if (n > head) {
-    const stride = Math.max(1, Math.floor((n - head) / 64));
+    const stride = Math.max(1, Math.floor((n - head) / samples));
     for (let i = head; i < n; i += stride) mix(raw[i] as number);
     for (let i = Math.max(head, n - 64); i < n; i++) mix(raw[i] as number);
   }
@@ -119,7 +119,7 @@ export class DecodeCache {
 
   decode(typeUrl: string, raw: Uint8Array): { resource: Json; digest: string } {
     const view = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-    const key = `${typeUrl}\0${raw.byteLength}\0${fingerprint(raw)}`;
+    const key = `${typeUrl}\0${raw.byteLength}\0${sampledFingerprint(raw)}`;
     const bucket = this.buckets.get(key);
     if (bucket) for (const e of bucket) if (e.bytes.equals(view)) return e;
     const entry: CacheEntry = {
