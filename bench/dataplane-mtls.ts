@@ -13,7 +13,7 @@
  * for `spiffe://cluster.local/ns/bench/sa/<workload>` with Istio's default key (RSA 2048), handed to each
  * sidecar as the SDS secrets its agent would serve.
  */
-import { inboundMtlsContext, tlsTransportSocket } from '../src/xds/index.js';
+import { inboundMtlsContext, istioMutualSocket, tlsTransportSocket } from '../src/xds/index.js';
 import type { ProxySnapshot } from '../src/proxy/index.js';
 import {
   concatCerts,
@@ -26,7 +26,6 @@ import {
 } from '../src/security/index.js';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
-const UPSTREAM_TLS = `${TYPE_PREFIX}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`;
 const RAW_BUFFER = `${TYPE_PREFIX}envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer`;
 
 /** What a sidecar's agent would serve over SDS: the workload key pair and the mesh root. */
@@ -54,42 +53,6 @@ export async function issueBenchCertificates(workloads: string[]): Promise<Map<s
 /** The SDS `default` and `ROOTCA` secrets for the engine (ProxyEngine.updateSecrets). */
 export function mtlsSecrets(m: MtlsMaterial): unknown[] {
   return [workloadSecret(m.certChainPem, m.keyPem), rootCaSecret(m.rootCertPem)];
-}
-
-function sdsConfig(name: string): unknown {
-  return {
-    name,
-    sdsConfig: {
-      apiConfigSource: {
-        apiType: 'GRPC',
-        transportApiVersion: 'V3',
-        grpcServices: [{ envoyGrpc: { clusterName: 'sds-grpc' } }],
-        setNodeOnFirstMessageOnly: true,
-      },
-      initialFetchTimeout: '0s',
-      resourceApiVersion: 'V3',
-    },
-  };
-}
-
-/** cluster-builder's istioMutualSocket for a subset-less cluster of `host:port`. */
-function istioMutualSocket(host: string, port: number, serverSan: string): unknown {
-  return {
-    name: 'envoy.transport_sockets.tls',
-    typedConfig: {
-      '@type': UPSTREAM_TLS,
-      commonTlsContext: {
-        tlsParams: { tlsMinimumProtocolVersion: 'TLSv1_2', tlsMaximumProtocolVersion: 'TLSv1_3' },
-        tlsCertificateSdsSecretConfigs: [sdsConfig('default')],
-        combinedValidationContext: {
-          defaultValidationContext: { matchSubjectAltNames: [{ exact: serverSan }] },
-          validationContextSdsSecretConfig: sdsConfig('ROOTCA'),
-        },
-        alpnProtocols: ['istio-peer-exchange', 'istio'],
-      },
-      sni: `outbound_.${port}_._.${host}`,
-    },
-  };
 }
 
 /** The generator's inbound mTLS context for an HTTP chain (STRICT: a client certificate is required). */
@@ -121,7 +84,7 @@ export function withMtls(snapshot: ProxySnapshot, o: MtlsSnapshotOptions): Proxy
       {
         name: 'tlsMode-istio',
         match: { tlsMode: 'istio' },
-        transportSocket: istioMutualSocket(o.host, o.port, o.serverSan),
+        transportSocket: istioMutualSocket([o.serverSan], `outbound_.${o.port}_._.${o.host}`),
       },
       {
         name: 'tlsMode-disabled',

@@ -3,7 +3,7 @@
  * certificates made with @peculiar/x509 over node's webcrypto, Envoy `Secret`s carrying them, and the
  * Istio-shaped listeners/clusters (mTLS inbound chains, tlsMode-istio transport socket matches).
  */
-import { inboundMtlsContext, tlsTransportSocket } from '../src/xds/index.js';
+import { inboundMtlsContext, istioMutualSocket, tlsTransportSocket } from '../src/xds/index.js';
 import { webcrypto } from 'node:crypto';
 import type * as X509 from '@peculiar/x509';
 
@@ -145,23 +145,6 @@ export const spiffe = (ns: string, sa: string): string => `spiffe://cluster.loca
 const TYPE = 'type.googleapis.com/';
 const HCM = `${TYPE}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`;
 const ROUTER = `${TYPE}envoy.extensions.filters.http.router.v3.Router`;
-const UPSTREAM_TLS = `${TYPE}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`;
-
-function sds(name: string): unknown {
-  return {
-    name,
-    sdsConfig: {
-      apiConfigSource: {
-        apiType: 'GRPC',
-        transportApiVersion: 'V3',
-        grpcServices: [{ envoyGrpc: { clusterName: 'sds-grpc' } }],
-        setNodeOnFirstMessageOnly: true,
-      },
-      initialFetchTimeout: '0s',
-      resourceApiVersion: 'V3',
-    },
-  };
-}
 
 /** The generator's inbound mTLS context for an HTTP chain (STRICT: a client certificate is required). */
 export function inboundTlsSocket(): unknown {
@@ -262,26 +245,6 @@ export const SERVER_HOST = 'server.default.svc.cluster.local';
 export const SERVER_SNI = `outbound_.9080_._.${SERVER_HOST}`;
 export const CLUSTER = `outbound|9080||${SERVER_HOST}`;
 
-/** cluster-builder's istioMutualSocket. */
-export function istioMutualSocket(sans: string[], sni = SERVER_SNI): unknown {
-  return {
-    name: 'envoy.transport_sockets.tls',
-    typedConfig: {
-      '@type': UPSTREAM_TLS,
-      commonTlsContext: {
-        tlsParams: { tlsMinimumProtocolVersion: 'TLSv1_2', tlsMaximumProtocolVersion: 'TLSv1_3' },
-        tlsCertificateSdsSecretConfigs: [sds('default')],
-        combinedValidationContext: {
-          defaultValidationContext: { matchSubjectAltNames: sans.map((exact) => ({ exact })) },
-          validationContextSdsSecretConfig: sds('ROOTCA'),
-        },
-        alpnProtocols: ['istio-peer-exchange', 'istio'],
-      },
-      sni,
-    },
-  };
-}
-
 /** The client sidecar: an outbound HTTP listener routing to the server's cluster with auto-mTLS matches. */
 export function clientSnapshot(
   serverPort: number,
@@ -294,10 +257,14 @@ export function clientSnapshot(
     edsClusterConfig: { edsConfig: { ads: {} }, serviceName: CLUSTER },
     connectTimeout: '1s',
   };
-  if (opts.socket === 'always') cluster['transportSocket'] = istioMutualSocket(sans);
+  if (opts.socket === 'always') cluster['transportSocket'] = istioMutualSocket(sans, SERVER_SNI);
   else
     cluster['transportSocketMatches'] = [
-      { name: 'tlsMode-istio', match: { tlsMode: 'istio' }, transportSocket: istioMutualSocket(sans) },
+      {
+        name: 'tlsMode-istio',
+        match: { tlsMode: 'istio' },
+        transportSocket: istioMutualSocket(sans, SERVER_SNI),
+      },
       {
         name: 'tlsMode-disabled',
         match: {},

@@ -13,6 +13,7 @@ export {
   PASSTHROUGH_CLUSTER,
   buildOutboundClusters,
   istioMtlsSni,
+  istioMutualSocket,
   normalizeDuration,
   outboundClusterName,
 } from './generate/clusters.js';

@@ -351,7 +351,8 @@ function sdsConfig(name: string): Json {
   };
 }
 
-function istioMutualSocket(sans: string[], sni: string): Json {
+/** cluster-builder's ISTIO_MUTUAL transport socket: SDS `default`/`ROOTCA`, Istio's ALPN, the SANs to verify. */
+export function istioMutualSocket(sans: string[], sni: string): Json {
   const validation: Json = {};
   if (sans.length > 0) validation['matchSubjectAltNames'] = sans.map((exact) => ({ exact }));
   return {
