@@ -7,10 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import type { ProxyEngine, ProxySnapshot, StreamInfo } from '../src/proxy/index.js';
-import { createProxy } from '../src/proxy/index.js';
 import { waitFor } from './proxy-fixtures.js';
-import type { Ca, Leaf } from './proxy-tls-fixtures.js';
+import type { Ca, Leaf, TlsSide } from './proxy-tls-fixtures.js';
 import {
   certSecret,
   clientSnapshot,
@@ -19,6 +17,7 @@ import {
   rootSecret,
   serverSnapshot,
   spiffe,
+  startTlsSide,
 } from './proxy-tls-fixtures.js';
 
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
@@ -37,30 +36,6 @@ function method(path: string): grpc.MethodDefinition<Buffer, Buffer> {
     responseSerialize: bytes,
     responseDeserialize: bytes,
   };
-}
-
-interface Side {
-  engine: ProxyEngine;
-  port: number;
-  infos: StreamInfo[];
-}
-
-async function startSide(snapshot: ProxySnapshot, listener: string, secrets: unknown[]): Promise<Side> {
-  const infos: StreamInfo[] = [];
-  const engine = await createProxy(snapshot, {
-    bind: () => ({ address: '127.0.0.1', port: 0 }),
-    accessLoggers: [
-      {
-        format: (s: StreamInfo) => {
-          infos.push(s);
-          return '';
-        },
-        sink: () => undefined,
-      },
-    ],
-  });
-  engine.updateSecrets(secrets);
-  return { engine, port: engine.address(listener)?.port ?? 0, infos };
 }
 
 function call(
@@ -99,8 +74,8 @@ describe('gRPC between two sidecars over mTLS', () => {
   let serverLeaf: Leaf;
   let server: grpc.Server;
   let appPort: number;
-  let inbound: Side;
-  let outbound: Side;
+  let inbound: TlsSide;
+  let outbound: TlsSide;
   let client: grpc.Client;
 
   before(async () => {
@@ -135,7 +110,7 @@ describe('gRPC between two sidecars over mTLS', () => {
         useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} },
       },
     };
-    inbound = await startSide(inboundSnapshot, 'virtualInbound|9080', [
+    inbound = await startTlsSide(inboundSnapshot, 'virtualInbound|9080', [
       certSecret(serverLeaf),
       rootSecret(ca),
     ]);
@@ -161,7 +136,7 @@ describe('gRPC between two sidecars over mTLS', () => {
         ],
       },
     });
-    outbound = await startSide(outboundSnapshot, '0.0.0.0_80', [certSecret(clientLeaf), rootSecret(ca)]);
+    outbound = await startTlsSide(outboundSnapshot, '0.0.0.0_80', [certSecret(clientLeaf), rootSecret(ca)]);
     client = new grpc.Client(`127.0.0.1:${outbound.port}`, grpc.credentials.createInsecure(), {
       'grpc.default_authority': 'server',
     });
@@ -206,7 +181,7 @@ describe('gRPC between two sidecars over mTLS', () => {
   });
 
   it('fails a call cleanly when the server sidecar is gone: UNAVAILABLE, UF on the client sidecar', async () => {
-    const gone = await startSide(serverSnapshot('STRICT', appPort), 'virtualInbound|9080', [
+    const gone = await startTlsSide(serverSnapshot('STRICT', appPort), 'virtualInbound|9080', [
       certSecret(serverLeaf),
       rootSecret(ca),
     ]);
@@ -217,7 +192,7 @@ describe('gRPC between two sidecars over mTLS', () => {
     cluster['typedExtensionProtocolOptions'] = {
       [HTTP_OPTIONS]: { '@type': HTTP_OPTIONS_TYPE, explicitHttpConfig: { http2ProtocolOptions: {} } },
     };
-    const side = await startSide(snapshot, '0.0.0.0_80', [certSecret(clientLeaf), rootSecret(ca)]);
+    const side = await startTlsSide(snapshot, '0.0.0.0_80', [certSecret(clientLeaf), rootSecret(ca)]);
     const c = new grpc.Client(`127.0.0.1:${side.port}`, grpc.credentials.createInsecure(), {
       'grpc.default_authority': 'server',
     });

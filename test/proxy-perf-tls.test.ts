@@ -10,11 +10,11 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import type { ProxyEngine, ProxySnapshot, StreamInfo } from '../src/proxy/index.js';
-import { createProxy, verifyPeer } from '../src/proxy/index.js';
+import type { ProxyEngine } from '../src/proxy/index.js';
+import { verifyPeer } from '../src/proxy/index.js';
 import type { Upstream } from './proxy-fixtures.js';
 import { upstream } from './proxy-fixtures.js';
-import type { Ca, Leaf } from './proxy-tls-fixtures.js';
+import type { Ca, Leaf, TlsSide } from './proxy-tls-fixtures.js';
 import {
   certSecret,
   CLUSTER,
@@ -24,31 +24,8 @@ import {
   rootSecret,
   serverSnapshot,
   spiffe,
+  startTlsSide,
 } from './proxy-tls-fixtures.js';
-
-interface Side {
-  engine: ProxyEngine;
-  port: number;
-  infos: StreamInfo[];
-}
-
-async function startSide(snapshot: ProxySnapshot, listener: string, secrets: unknown[]): Promise<Side> {
-  const infos: StreamInfo[] = [];
-  const engine = await createProxy(snapshot, {
-    bind: () => ({ address: '127.0.0.1', port: 0 }),
-    accessLoggers: [
-      {
-        format: (s: StreamInfo) => {
-          infos.push(s);
-          return '';
-        },
-        sink: () => undefined,
-      },
-    ],
-  });
-  engine.updateSecrets(secrets);
-  return { engine, port: engine.address(listener)?.port ?? 0, infos };
-}
 
 /** Requests on fresh client connections (agent: false), so the sidecar's pool decides the upstream side. */
 function get(port: number): Promise<number> {
@@ -84,7 +61,7 @@ describe('TLS session resumption between two sidecars', () => {
   let clientLeaf: Leaf;
   let serverLeaf: Leaf;
   let app: Upstream;
-  const sides: Side[] = [];
+  const sides: TlsSide[] = [];
 
   before(async () => {
     ca = await makeCa();
@@ -105,12 +82,12 @@ describe('TLS session resumption between two sidecars', () => {
     await app.close();
   });
 
-  async function pair(): Promise<{ server: Side; client: Side }> {
-    const server = await startSide(serverSnapshot('STRICT', app.port), 'virtualInbound|9080', [
+  async function pair(): Promise<{ server: TlsSide; client: TlsSide }> {
+    const server = await startTlsSide(serverSnapshot('STRICT', app.port), 'virtualInbound|9080', [
       certSecret(serverLeaf),
       rootSecret(ca),
     ]);
-    const client = await startSide(clientSnapshot(server.port), '0.0.0.0_80', [
+    const client = await startTlsSide(clientSnapshot(server.port), '0.0.0.0_80', [
       certSecret(clientLeaf),
       rootSecret(ca),
     ]);
@@ -207,7 +184,7 @@ describe('tcp_proxy upstream TLS sessions', () => {
     const inbound = serverSnapshot('STRICT', echoPort);
     const listener = inbound.listeners[0] as { filterChains: Record<string, unknown>[] };
     for (const chain of listener.filterChains) chain['filters'] = [tcpProxy('inbound|9080||')];
-    const server = await startSide(inbound, 'virtualInbound|9080', [
+    const server = await startTlsSide(inbound, 'virtualInbound|9080', [
       certSecret(await makeLeaf(ca, spiffe('default', 'server'))),
       rootSecret(ca),
     ]);
@@ -219,7 +196,7 @@ describe('tcp_proxy upstream TLS sessions', () => {
         filterChains: [{ filters: [tcpProxy(CLUSTER)] }],
       },
     ];
-    const client = await startSide(outbound, '0.0.0.0_9000', [
+    const client = await startTlsSide(outbound, '0.0.0.0_9000', [
       certSecret(await makeLeaf(ca, spiffe('default', 'client'))),
       rootSecret(ca),
     ]);

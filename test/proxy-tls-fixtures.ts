@@ -3,6 +3,8 @@
  * certificates made with @peculiar/x509 over node's webcrypto, Envoy `Secret`s carrying them, and the
  * Istio-shaped listeners/clusters (mTLS inbound chains, tlsMode-istio transport socket matches).
  */
+import type { ProxyEngine, ProxySnapshot, StreamInfo } from '../src/proxy/index.js';
+import { createProxy } from '../src/proxy/index.js';
 import { inboundMtlsContext, istioMutualSocket, tlsTransportSocket } from '../src/xds/index.js';
 import { webcrypto } from 'node:crypto';
 import type * as X509 from '@peculiar/x509';
@@ -322,4 +324,33 @@ export function clientSnapshot(
     clusters: [cluster],
     endpoints: [{ clusterName: CLUSTER, endpoints: [{ lbEndpoints: [endpoint] }] }],
   };
+}
+
+/** One engine with SDS secrets, its listener's port and the stream infos it logged. */
+export interface TlsSide {
+  engine: ProxyEngine;
+  port: number;
+  infos: StreamInfo[];
+}
+
+export async function startTlsSide(
+  snapshot: ProxySnapshot,
+  listener: string,
+  secrets: unknown[],
+): Promise<TlsSide> {
+  const infos: StreamInfo[] = [];
+  const engine = await createProxy(snapshot, {
+    bind: () => ({ address: '127.0.0.1', port: 0 }),
+    accessLoggers: [
+      {
+        format: (s: StreamInfo) => {
+          infos.push(s);
+          return '';
+        },
+        sink: () => undefined,
+      },
+    ],
+  });
+  engine.updateSecrets(secrets);
+  return { engine, port: engine.address(listener)?.port ?? 0, infos };
 }
