@@ -7,6 +7,7 @@ import type { CommandIO } from '../src/cli/index.js';
 import { DebugLog, ProxyEngine, startAdmin } from '../src/proxy/index.js';
 
 const POD = 'istio-ingressgateway-6bb8fb6549-2mlk2';
+const LOGGERS = 'active loggers:\n  admin: warning\n  http: warning\n';
 
 async function run(args: string[]) {
   let stdout = '';
@@ -34,7 +35,9 @@ async function fakeAdmin(host: string, port: number, nodeId?: string) {
   const server = createServer((req, res) => {
     requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
     if (req.method === 'POST' && req.url === '/logging') {
-      res.end('active loggers:\n  admin: warning\n  http: warning\n');
+      res.end(LOGGERS);
+    } else if (req.method === 'POST' && req.url === '/logging?http=debug') {
+      res.end(LOGGERS.replace('http: warning', 'http: debug'));
     } else if (req.method === 'GET' && req.url === '/server_info' && nodeId !== undefined) {
       res.end(JSON.stringify({ state: 'LIVE', node: { id: nodeId } }));
     } else {
@@ -43,8 +46,10 @@ async function fakeAdmin(host: string, port: number, nodeId?: string) {
     }
   });
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const bound = (server.address() as AddressInfo).port;
   return {
-    address: `${host}:${(server.address() as AddressInfo).port}`,
+    address: `${host}:${bound}`,
+    port: bound,
     requests,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -139,6 +144,67 @@ describe('proxy-config log heads its reply with the pod name, as istioctl 1.17',
       assert.deepEqual(admin.requests, ['POST /logging', 'POST /logging', 'GET /server_info']);
     } finally {
       await admin.close();
+    }
+  });
+});
+
+describe('proxy-config log header on any admin port (istioctl 1.17 prints <pod>.<namespace>:)', () => {
+  it('a deployment target is named by the pod the proxy reports, whatever its admin port', async () => {
+    const admin = await fakeAdmin(
+      '127.0.0.1',
+      0,
+      `router~10.10.0.6~${POD}.istio-system~istio-system.svc.cluster.local`,
+    );
+    try {
+      assert.notEqual(admin.port, 15000);
+      const r = await run([
+        'proxy-config',
+        'log',
+        'deploy/istio-ingressgateway',
+        '-n',
+        'istio-system',
+        '--admin-address',
+        admin.address,
+        '--level',
+        'http:debug',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${POD}.istio-system:\n${LOGGERS.replace('http: warning', 'http: debug')}`);
+      assert.ok(admin.requests.includes('GET /server_info'));
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('a pod target names itself; the proxy is not asked', async () => {
+    const admin = await fakeAdmin('127.0.0.1', 0, `sidecar~10.10.0.9~other-pod.shop~shop.svc.cluster.local`);
+    try {
+      const r = await run(['pc', 'log', 'sleep-0.shop', '--admin-address', admin.address]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `sleep-0.shop:\n${LOGGERS}`);
+      assert.deepEqual(admin.requests, ['POST /logging']);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('no target: the pod the proxy reports, else the address; a non-Istio node id is not a pod', async () => {
+    const istio = await fakeAdmin('127.0.0.1', 0, `sidecar~10.10.0.9~sleep-7f9.shop~shop.svc.cluster.local`);
+    const plain = await fakeAdmin('127.0.0.1', 0, 'envoy-standalone');
+    try {
+      const named = await run(['pc', 'log', '--admin-address', istio.address]);
+      assert.equal(named.stdout, `sleep-7f9.shop:\n${LOGGERS}`);
+      const bare = await run(['pc', 'log', '--admin-address', plain.address]);
+      assert.equal(bare.stdout, `${plain.address}:\n${LOGGERS}`);
+      const deploy = await run(['pc', 'log', 'deploy/sleep.shop', '--admin-address', plain.address]);
+      assert.equal(
+        deploy.stdout,
+        `sleep.shop:\n${LOGGERS}`,
+        'the deployment as given when the proxy cannot tell',
+      );
+    } finally {
+      await istio.close();
+      await plain.close();
     }
   });
 });
