@@ -14,7 +14,6 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import * as grpc from '@grpc/grpc-js';
 import {
   ADS_STREAM_METHOD,
   DecodeCache,
@@ -23,10 +22,11 @@ import {
   decodeResources,
   edsServiceName,
   listenerRouteNames,
-  sampledFingerprint,
   structFromPlain,
 } from '../xds/index.js';
 import type { AppliedEvent, NodeMessage, ResourceChanges, XdsNode } from '../xds/index.js';
+import { ChunkedMessage } from './bench-chunked-message.js';
+import { GrpcBidiStream } from './bench-grpc-stream.js';
 
 /** What the benchmark reads of a simulated proxy (also implemented by `AdsClient`). */
 export interface SimulatedProxy {
@@ -44,19 +44,16 @@ interface RawResponse {
   versionInfo: string;
   typeUrl: string;
   nonce: string;
-  /** The encoded Any of every resource (views into the message). */
-  anys: Buffer[];
-  /** The bytes that identify the resources: the contiguous resources field, or a copy of every Any. */
-  resourceBytes: Buffer;
+  /** The resources field's bytes, where they lie: the message and a range of it. */
+  resources: { message: ChunkedMessage; start: number; end: number };
 }
 
-function readVarint(buf: Buffer, at: number): [value: number, next: number] {
+function readVarint(msg: ChunkedMessage, at: number): [value: number, next: number] {
   let value = 0;
   let shift = 0;
   let i = at;
   for (;;) {
-    if (i >= buf.length) throw new Error('truncated varint');
-    const b = buf[i++] as number;
+    const b = msg.byteAt(i++);
     value += (b & 0x7f) * 2 ** shift;
     if (b < 0x80) return [value, i];
     shift += 7;
@@ -66,56 +63,72 @@ function readVarint(buf: Buffer, at: number): [value: number, next: number] {
 
 /** Calls `visit(field, start, end)` for each length-delimited field; other wire types are skipped. */
 function eachField(
-  buf: Buffer,
+  msg: ChunkedMessage,
   visit: (field: number, start: number, end: number, tagAt: number) => void,
 ): void {
   let at = 0;
-  while (at < buf.length) {
+  while (at < msg.length) {
     const tagAt = at;
-    const [tag, afterTag] = readVarint(buf, at);
+    const [tag, afterTag] = readVarint(msg, at);
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
-    if (wire === 0) [, at] = readVarint(buf, afterTag);
+    if (wire === 0) [, at] = readVarint(msg, afterTag);
     else if (wire === 1) at = afterTag + 8;
     else if (wire === 5) at = afterTag + 4;
     else if (wire === 2) {
-      const [len, start] = readVarint(buf, afterTag);
+      const [len, start] = readVarint(msg, afterTag);
       at = start + len;
-      if (at > buf.length) throw new Error('truncated field');
+      if (at > msg.length) throw new Error('truncated field');
       visit(field, start, at, tagAt);
     } else throw new Error(`unsupported wire type ${wire}`);
   }
 }
 
-/** DiscoveryResponse{version_info=1, resources=2, type_url=4, nonce=5} without decoding the resources. */
-export function parseResponseEnvelope(buf: Buffer): RawResponse {
+/**
+ * DiscoveryResponse{version_info=1, resources=2, type_url=4, nonce=5} without decoding, or copying, the
+ * resources: they are found as a range of the message (copied only if another field interrupts them).
+ */
+export function parseResponseEnvelope(received: Buffer | ChunkedMessage): RawResponse {
+  const msg = Buffer.isBuffer(received) ? ChunkedMessage.of(received) : received;
   let versionInfo = '';
   let typeUrl = '';
   let nonce = '';
-  const anys: Buffer[] = [];
-  let first = -1;
-  let last = -1;
+  const fields: [number, number][] = [];
   let interleaved = false;
-  eachField(buf, (field, start, end, tagAt) => {
+  eachField(msg, (field, start, end, tagAt) => {
     if (field === 2) {
-      if (first < 0) first = tagAt;
-      else if (last !== tagAt) interleaved = true;
-      last = end;
-      anys.push(buf.subarray(start, end));
-    } else if (field === 1) versionInfo = buf.toString('utf8', start, end);
-    else if (field === 4) typeUrl = buf.toString('utf8', start, end);
-    else if (field === 5) nonce = buf.toString('utf8', start, end);
+      if (fields.length > 0 && fields[fields.length - 1]?.[1] !== tagAt) interleaved = true;
+      fields.push([tagAt, end]);
+    } else if (field === 1) versionInfo = msg.toString(start, end);
+    else if (field === 4) typeUrl = msg.toString(start, end);
+    else if (field === 5) nonce = msg.toString(start, end);
   });
-  const resourceBytes =
-    first < 0 ? Buffer.alloc(0) : interleaved ? Buffer.concat(anys) : buf.subarray(first, last);
-  return { versionInfo, typeUrl, nonce, anys, resourceBytes };
+  let resources: RawResponse['resources'];
+  if (fields.length === 0) resources = { message: ChunkedMessage.of(Buffer.alloc(0)), start: 0, end: 0 };
+  else if (!interleaved) resources = { message: msg, start: fields[0]?.[0] ?? 0, end: fields.at(-1)?.[1] ?? 0 };
+  else {
+    const joined = Buffer.concat(fields.map(([s, e]) => msg.slice(s, e)));
+    resources = { message: ChunkedMessage.of(joined), start: 0, end: joined.length };
+  }
+  return { versionInfo, typeUrl, nonce, resources };
+}
+
+/** The encoded Any of every resource in a resources field's bytes. */
+function resourceAnys(bytes: Buffer): Buffer[] {
+  const anys: Buffer[] = [];
+  const msg = ChunkedMessage.of(bytes);
+  eachField(msg, (field, start, end) => {
+    if (field !== 2) throw new Error(`unexpected field ${field} among the resources`);
+    anys.push(bytes.subarray(start, end));
+  });
+  return anys;
 }
 
 /** google.protobuf.Any{type_url=1, value=2}. */
 function parseAny(buf: Buffer): { typeUrl: string; value: Buffer } {
   let typeUrl = '';
   let value: Buffer = Buffer.alloc(0);
-  eachField(buf, (field, start, end) => {
+  eachField(ChunkedMessage.of(buf), (field, start, end) => {
     if (field === 1) typeUrl = buf.toString('utf8', start, end);
     else if (field === 2) value = buf.subarray(start, end);
   });
@@ -125,7 +138,7 @@ function parseAny(buf: Buffer): { typeUrl: string; value: Buffer } {
 /** Field 1 of a message as a string: RouteConfiguration.name, ClusterLoadAssignment.cluster_name. */
 function firstStringField(buf: Buffer): string {
   let name = '';
-  eachField(buf, (field, start, end) => {
+  eachField(ChunkedMessage.of(buf), (field, start, end) => {
     if (field === 1 && name === '') name = buf.toString('utf8', start, end);
   });
   return name;
@@ -158,19 +171,19 @@ export class SharedResponses {
   constructor(private readonly maxEntries = 2000) {}
 
   lookup(typeUrl: string, raw: RawResponse): ResponseInfo {
-    const bytes = raw.resourceBytes;
-    const key = `${typeUrl}\u0000${bytes.length}\u0000${sampledFingerprint(bytes, 256)}`;
+    const { message, start, end } = raw.resources;
+    const key = `${typeUrl}\u0000${end - start}\u0000${message.fingerprint(start, end)}`;
     const bucket = this.buckets.get(key);
     if (bucket) {
       for (const info of bucket) {
-        if (info.bytes.equals(bytes)) {
+        if (message.equals(start, end, info.bytes)) {
           this.hits++;
           return info;
         }
       }
     }
     this.misses++;
-    const info = takeApart(typeUrl, raw, this.decodeCache);
+    const info = takeApart(typeUrl, Buffer.from(message.slice(start, end)), this.decodeCache);
     if (this.buckets.size >= this.maxEntries) {
       const oldest = this.buckets.keys().next();
       if (!oldest.done) this.buckets.delete(oldest.value);
@@ -212,15 +225,11 @@ export class SharedResponses {
   }
 }
 
-function takeApart(typeUrl: string, raw: RawResponse, cache: DecodeCache): ResponseInfo {
-  const info: ResponseInfo = {
-    bytes: Buffer.from(raw.resourceBytes),
-    names: [],
-    byName: new Map(),
-    dependencies: [],
-  };
+/** `bytes`: a private copy of the resources field (the received ones belong to one message). */
+function takeApart(typeUrl: string, bytes: Buffer, cache: DecodeCache): ResponseInfo {
+  const info: ResponseInfo = { bytes, names: [], byName: new Map(), dependencies: [] };
   try {
-    const anys = raw.anys.map(parseAny);
+    const anys = resourceAnys(bytes).map(parseAny);
     for (const [i, any] of anys.entries()) {
       if (any.typeUrl !== typeUrl) throw new Error(`resource index ${i}: type URL "${any.typeUrl}" differs`);
     }
@@ -309,14 +318,14 @@ export interface LightProxyOptions {
   target: string;
   node: XdsNode;
   shared: SharedResponses;
-  channelOptions?: grpc.ChannelOptions;
+  /** HTTP/2 window for the stream and the connection (bytes; 0: the protocol's 64 KiB default). */
+  windowBytes?: number;
 }
 
 export class LightProxy extends EventEmitter implements SimulatedProxy {
   private readonly watches = new Map<string, Watch>();
   private readonly nodeBytes: Buffer;
-  private client: grpc.Client | undefined;
-  private call: grpc.ClientDuplexStream<Buffer, RawResponse> | undefined;
+  private stream: GrpcBidiStream | undefined;
   private nodeSent = false;
   private closed = false;
   private cdsWarm = false;
@@ -347,8 +356,7 @@ export class LightProxy extends EventEmitter implements SimulatedProxy {
 
   close(): void {
     this.closed = true;
-    this.call?.cancel();
-    this.client?.close();
+    this.stream?.close();
   }
 
   version(typeUrl: string): string {
@@ -361,43 +369,46 @@ export class LightProxy extends EventEmitter implements SimulatedProxy {
 
   private connect(): void {
     if (this.closed) return;
-    const client = new grpc.Client(this.options.target, grpc.credentials.createInsecure(), {
-      'grpc.use_local_subchannel_pool': 1,
-      'grpc.max_receive_message_length': -1,
-      ...this.options.channelOptions,
-    });
-    const call = client.makeBidiStreamRequest<Buffer, RawResponse>(
-      ADS_STREAM_METHOD,
-      (b: Buffer) => b,
-      parseResponseEnvelope,
-    );
-    this.client = client;
-    this.call = call;
-    this.nodeSent = false;
-    call.on('data', (r: RawResponse) => {
-      this.retries = 0;
-      this.onResponse(r);
-    });
-    call.on('error', () => {});
-    call.on('status', () => {
-      if (this.call !== call) return;
-      client.close();
-      this.call = undefined;
-      if (this.closed) return;
-      const delay = Math.min(30_000, 500 * 2 ** this.retries++);
-      setTimeout(() => {
-        this.connect();
-        for (const w of this.watches.values()) {
-          w.nonce = '';
-          if (w.active) this.send(w);
+    const stream: GrpcBidiStream = new GrpcBidiStream({
+      target: this.options.target,
+      method: ADS_STREAM_METHOD,
+      windowBytes: this.options.windowBytes ?? 0,
+      onMessage: (message) => {
+        let raw: RawResponse;
+        try {
+          raw = parseResponseEnvelope(message);
+        } catch {
+          // A message that is not a DiscoveryResponse ends the stream, as a failed deserialization does.
+          stream.close();
+          this.reconnect(stream);
+          return;
         }
-      }, delay).unref();
+        this.retries = 0;
+        this.onResponse(raw);
+      },
+      onClose: () => this.reconnect(stream),
     });
+    this.stream = stream;
+    this.nodeSent = false;
+  }
+
+  private reconnect(ended: GrpcBidiStream): void {
+    if (this.stream !== ended) return;
+    this.stream = undefined;
+    if (this.closed) return;
+    const delay = Math.min(30_000, 500 * 2 ** this.retries++);
+    setTimeout(() => {
+      this.connect();
+      for (const w of this.watches.values()) {
+        w.nonce = '';
+        if (w.active) this.send(w);
+      }
+    }, delay).unref();
   }
 
   private send(w: Watch, error?: string): void {
-    const call = this.call;
-    if (!call) return;
+    const stream = this.stream;
+    if (!stream) return;
     const parts: Buffer[] = [];
     if (!this.nodeSent) {
       parts.push(this.nodeBytes);
@@ -412,7 +423,7 @@ export class LightProxy extends EventEmitter implements SimulatedProxy {
       const status = Buffer.concat([Buffer.from([8, 3]), stringField(2, error)]);
       parts.push(Buffer.concat([varintBytes(6 * 8 + 2), varintBytes(status.length), status]));
     }
-    call.write(Buffer.concat(parts));
+    stream.write(Buffer.concat(parts));
   }
 
   private subscribe(typeUrl: string, names: readonly string[]): void {

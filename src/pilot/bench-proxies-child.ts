@@ -67,7 +67,7 @@ async function start(target: string, count: number, namespace: string): Promise<
     clients.push(
       useFullClient()
         ? new AdsClient({ target, node, decodeCache: cache, initialFetchTimeoutMs: 0, channelOptions })
-        : new LightProxy({ target, node, shared, channelOptions }),
+        : new LightProxy({ target, node, shared, windowBytes: window }),
     );
   }
   const ready = clients.map((c) => new Promise<void>((resolve) => c.once('ready', () => resolve())));
