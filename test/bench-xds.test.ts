@@ -17,10 +17,28 @@ describe('skiff bench xds', () => {
   });
 
   it('runs end to end on a small mesh and reports every figure', { timeout: 120_000 }, async () => {
-    const run = await runSkiff(['bench', 'xds', '--proxies', '5', '--services', '3', '--json']);
+    const run = await runSkiff([
+      'bench',
+      'xds',
+      '--proxies',
+      '5',
+      '--services',
+      '3',
+      '--changes',
+      '2',
+      '--full-pushes',
+      '1',
+      '--json',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     const r = JSON.parse(run.stdout) as {
-      change: { pushes: number; missing: number; convergenceMs: { p99: number } };
+      change: {
+        rounds: number;
+        pushes: number;
+        missing: number;
+        convergenceMs: { p99: number; max: number };
+        perChange: { max: number }[];
+      };
       fullPush: { pushes: number; missing: number; totalMs: number };
       pilotCpuSeconds: number;
       pilotPeakRssBytes: number;
@@ -29,6 +47,9 @@ describe('skiff bench xds', () => {
     assert.equal(r.change.missing, 0);
     assert.ok(r.change.pushes >= 5, `pushes ${r.change.pushes}`);
     assert.ok(r.change.convergenceMs.p99 >= 100, 'convergence includes the 100 ms debounce');
+    assert.equal(r.change.rounds, 2);
+    assert.equal(r.change.perChange.length, 2, 'each change reported on its own');
+    assert.equal(r.change.convergenceMs.max, Math.max(...r.change.perChange.map((q) => q.max)));
     assert.equal(r.fullPush.missing, 0);
     assert.ok(r.fullPush.pushes >= 5 * 4, 'a full push sends CDS, EDS, LDS and RDS to each proxy');
     assert.ok(r.pilotCpuSeconds > 0 && r.pilotPeakRssBytes > 10 * 1024 * 1024);

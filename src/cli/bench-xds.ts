@@ -3,10 +3,12 @@
  * Gateway + VirtualService each, the shape of Istio in Action's performance test, the VirtualService also
  * bound to `mesh` so sidecars route by it) to a temporary config directory, starts skiff pilot on it in a
  * child process, connects N simulated sidecars from a second child process, waits until all are synced,
- * then changes one VirtualService and times, per proxy, from the file write to the moment the proxy
- * applied the new config; then a full push (`/debug/adsz?push=true`) to everyone. It prints the push
- * count (Δ pilot_xds_pushes), convergence p50/p90/p99, control-plane CPU seconds and peak RSS, and the
- * config bytes sent per proxy.
+ * then changes one VirtualService (several times, one change at a time) and times, per proxy, from the
+ * file write to the moment the proxy applied the new config; then full pushes (`/debug/adsz?push=true`) to
+ * everyone. It prints the push count (Δ pilot_xds_pushes), convergence p50/p90/p99 over every proxy and
+ * change and each change's own, control-plane CPU seconds and peak RSS, and the config bytes sent per
+ * proxy. Repeating the change shows the steady state and not only the first push after start (whose
+ * code paths are still being compiled), and one noisy moment on a shared machine is seen as such.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -22,6 +24,10 @@ export interface BenchXdsOptions {
   proxies: number;
   services: number;
   debounceAfterMs?: number;
+  /** VirtualService changes, one after another (default 5). */
+  changes?: number;
+  /** Full pushes after the changes (default 2). */
+  fullPushes?: number;
   /** How long to wait for convergence before reporting the proxies that never got there. */
   timeoutMs?: number;
   log?: (line: string) => void;
@@ -41,13 +47,22 @@ export interface BenchXdsResult {
   initialSyncMs: number;
   /** Bytes of resources sent per proxy during the initial sync (pilot_xds_config_size_bytes / N). */
   configBytesPerProxy: number;
-  change: { pushes: number; convergenceMs: Quantiles; missing: number };
-  fullPush: { pushes: number; convergenceMs: Quantiles; totalMs: number; missing: number };
+  /** `pushes` per change; `convergenceMs` over every proxy and change; `perChange` each change's own. */
+  change: { rounds: number; pushes: number; convergenceMs: Quantiles; perChange: Quantiles[]; missing: number };
+  /** `pushes` per full push; `totalMs` the slowest full push's last proxy. */
+  fullPush: {
+    rounds: number;
+    pushes: number;
+    convergenceMs: Quantiles;
+    perPush: Quantiles[];
+    totalMs: number;
+    missing: number;
+  };
   pilotCpuSeconds: number;
   pilotPeakRssBytes: number;
   /**
-   * CPU seconds spent in each phase by the control plane and by the simulated proxies' process: on a
-   * shared machine wall times stretch with other load, CPU time much less.
+   * CPU seconds spent in each phase by the control plane and by the simulated proxies' process (per
+   * change and per full push): on a shared machine wall times stretch with other load, CPU time much less.
    */
   cpuSeconds: {
     pilot: { initialSync: number; change: number; fullPush: number };
@@ -220,60 +235,81 @@ export async function runBenchXds(options: BenchXdsOptions): Promise<BenchXdsRes
     const proxiesCpu1 = await cpuOf(proxies);
     const configBytes = sumMetric(afterSync, 'pilot_xds_config_size_bytes_sum');
 
-    // One VirtualService changes: time from the file write to each proxy applying it.
-    const at = performance.timeOrigin + performance.now();
-    proxies.send({ op: 'mark', at, timeoutMs });
-    writeFileSync(join(dir, 'svc-0.yaml'), serviceDocs(0, '7s'));
-    const changed = await proxies.next('converged', timeoutMs + 10_000);
-    await new Promise((r) => setTimeout(r, 300));
+    // One VirtualService changes at a time: time from the file write to each proxy applying it.
+    const changes = Math.max(1, options.changes ?? 5);
+    const changeLatencies: number[] = [];
+    const perChange: Quantiles[] = [];
+    let changeMissing = 0;
+    for (let k = 0; k < changes; k++) {
+      const at = performance.timeOrigin + performance.now();
+      proxies.send({ op: 'mark', at, timeoutMs });
+      writeFileSync(join(dir, 'svc-0.yaml'), serviceDocs(0, `${7 + (k % 2)}s`));
+      const changed = await proxies.next('converged', timeoutMs + 10_000);
+      const latencies = changed['latenciesMs'] as number[];
+      changeLatencies.push(...latencies);
+      perChange.push(quantiles(latencies));
+      changeMissing += Number(changed['missing']);
+      log(`change ${k + 1}/${changes} converged on ${latencies.length}/${options.proxies} proxies`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
     const afterChange = await metricsText(monitoringPort);
     const pilotCpu2 = await cpuOf(pilot);
     const proxiesCpu2 = await cpuOf(proxies);
-    const changeLatencies = changed['latenciesMs'] as number[];
-    log(`change converged on ${changeLatencies.length}/${options.proxies} proxies`);
 
-    // A full push of everything to everyone.
-    const fullAt = performance.timeOrigin + performance.now();
-    proxies.send({ op: 'mark-full', at: fullAt, timeoutMs });
-    await fetch(`http://127.0.0.1:${httpPort}/debug/adsz?push=true`);
-    const full = await proxies.next('converged', timeoutMs + 10_000);
-    await new Promise((r) => setTimeout(r, 300));
+    // Full pushes of everything to everyone.
+    const fullPushes = Math.max(1, options.fullPushes ?? 2);
+    const fullLatencies: number[] = [];
+    const perPush: Quantiles[] = [];
+    let fullMissing = 0;
+    for (let k = 0; k < fullPushes; k++) {
+      const fullAt = performance.timeOrigin + performance.now();
+      proxies.send({ op: 'mark-full', at: fullAt, timeoutMs });
+      await fetch(`http://127.0.0.1:${httpPort}/debug/adsz?push=true`);
+      const full = await proxies.next('converged', timeoutMs + 10_000);
+      const latencies = full['latenciesMs'] as number[];
+      fullLatencies.push(...latencies);
+      perPush.push(quantiles(latencies));
+      fullMissing += Number(full['missing']);
+      await new Promise((r) => setTimeout(r, 300));
+    }
     const afterFull = await metricsText(monitoringPort);
     const pilotCpu3 = await cpuOf(pilot);
     const proxiesCpu3 = await cpuOf(proxies);
-    const fullLatencies = full['latenciesMs'] as number[];
 
     pilot.send({ op: 'usage' });
     const usage = await pilot.next('usage');
-    const fullQ = quantiles(fullLatencies);
     return {
       proxies: options.proxies,
       services: options.services,
       initialSyncMs,
       configBytesPerProxy: Math.round(configBytes / Math.max(1, options.proxies)),
       change: {
-        pushes: pushesOf(afterChange) - pushesOf(afterSync),
+        rounds: changes,
+        pushes: (pushesOf(afterChange) - pushesOf(afterSync)) / changes,
         convergenceMs: quantiles(changeLatencies),
-        missing: Number(changed['missing']),
+        perChange,
+        missing: changeMissing,
       },
       fullPush: {
-        pushes: pushesOf(afterFull) - pushesOf(afterChange),
-        convergenceMs: fullQ,
-        totalMs: fullQ.max,
-        missing: Number(full['missing']),
+        rounds: fullPushes,
+        pushes: (pushesOf(afterFull) - pushesOf(afterChange)) / fullPushes,
+        convergenceMs: quantiles(fullLatencies),
+        perPush,
+        totalMs: Math.max(...perPush.map((q) => q.max)),
+        missing: fullMissing,
       },
       pilotCpuSeconds: Number(usage['cpuSeconds']),
       pilotPeakRssBytes: Number(usage['maxRssBytes']),
       cpuSeconds: {
         pilot: {
           initialSync: pilotCpu1 - pilotCpu0,
-          change: pilotCpu2 - pilotCpu1,
-          fullPush: pilotCpu3 - pilotCpu2,
+          change: (pilotCpu2 - pilotCpu1) / changes,
+          fullPush: (pilotCpu3 - pilotCpu2) / fullPushes,
         },
         proxies: {
           initialSync: proxiesCpu1 - proxiesCpu0,
-          change: proxiesCpu2 - proxiesCpu1,
-          fullPush: proxiesCpu3 - proxiesCpu2,
+          change: (proxiesCpu2 - proxiesCpu1) / changes,
+          fullPush: (proxiesCpu3 - proxiesCpu2) / fullPushes,
         },
       },
     };
@@ -295,10 +331,12 @@ export function formatBenchXds(r: BenchXdsResult): string[] {
   return [
     `proxies: ${r.proxies}, services: ${r.services} (Service + Gateway + VirtualService each)`,
     `initial sync: ${ms(r.initialSyncMs)}; config per proxy: ${(r.configBytesPerProxy / 1024).toFixed(1)} KiB`,
-    `one VirtualService change: pushes ${r.change.pushes}; convergence (file write → applied) ${q(r.change.convergenceMs)}${r.change.missing > 0 ? `; ${r.change.missing} proxies did not converge` : ''}`,
-    `full push (/debug/adsz?push=true): pushes ${r.fullPush.pushes}; all proxies in ${ms(r.fullPush.totalMs)} (${q(r.fullPush.convergenceMs)})${r.fullPush.missing > 0 ? `; ${r.fullPush.missing} proxies incomplete` : ''}`,
+    `one VirtualService change (${r.change.rounds}, one at a time): pushes ${r.change.pushes} each; convergence (file write → applied) ${q(r.change.convergenceMs)}${r.change.missing > 0 ? `; ${r.change.missing} proxies did not converge` : ''}`,
+    `  each change p99 / max: ${r.change.perChange.map((x) => `${ms(x.p99)} / ${ms(x.max)}`).join(', ')}`,
+    `full push (/debug/adsz?push=true, ${r.fullPush.rounds}): pushes ${r.fullPush.pushes} each; all proxies in ${ms(r.fullPush.totalMs)} at worst (${q(r.fullPush.convergenceMs)})${r.fullPush.missing > 0 ? `; ${r.fullPush.missing} proxies incomplete` : ''}`,
+    `  each full push, all proxies in: ${r.fullPush.perPush.map((x) => ms(x.max)).join(', ')}`,
     `control plane: CPU ${r.pilotCpuSeconds.toFixed(1)} s, peak RSS ${(r.pilotPeakRssBytes / 1024 / 1024).toFixed(0)} MiB`,
-    `CPU by phase (initial sync / change / full push): control plane ${cpuText(r.cpuSeconds.pilot)}; simulated proxies ${cpuText(r.cpuSeconds.proxies)}`,
+    `CPU by phase (initial sync / per change / per full push): control plane ${cpuText(r.cpuSeconds.pilot)}; simulated proxies ${cpuText(r.cpuSeconds.proxies)}`,
   ];
 }
 
@@ -311,6 +349,15 @@ function intFlag(name: string, value: string): number {
   }
 }
 
+interface BenchXdsFlags {
+  proxies: string;
+  services: string;
+  changes: string;
+  fullPushes: string;
+  debounceAfter?: string;
+  json?: boolean;
+}
+
 /** `skiff bench xds`, added to the `bench` group. */
 export function registerBenchXds(bench: Command, io: CommandIO, setExit: (code: number) => void): void {
   bench
@@ -318,9 +365,11 @@ export function registerBenchXds(bench: Command, io: CommandIO, setExit: (code: 
     .description('Load-test the control plane with simulated proxies')
     .option('--proxies <n>', 'simulated sidecars', '200')
     .option('--services <n>', 'services (Service + Gateway + VirtualService each)', '200')
+    .option('--changes <n>', 'VirtualService changes, one at a time', '5')
+    .option('--full-pushes <n>', 'full pushes after the changes', '2')
     .option('--debounce-after <duration>', 'PILOT_DEBOUNCE_AFTER for the control plane')
     .option('--json', 'print the result as JSON')
-    .action(async (flags: { proxies: string; services: string; debounceAfter?: string; json?: boolean }) => {
+    .action(async (flags: BenchXdsFlags) => {
       let debounceAfterMs: number | undefined;
       try {
         if (flags.debounceAfter) debounceAfterMs = parseDurationFlag('--debounce-after', flags.debounceAfter);
@@ -331,6 +380,8 @@ export function registerBenchXds(bench: Command, io: CommandIO, setExit: (code: 
       const result = await runBenchXds({
         proxies: intFlag('--proxies', flags.proxies),
         services: intFlag('--services', flags.services),
+        changes: intFlag('--changes', flags.changes),
+        fullPushes: intFlag('--full-pushes', flags.fullPushes),
         debounceAfterMs,
         log: (line) => io.stderr(`${line}\n`),
       });
