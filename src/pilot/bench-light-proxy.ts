@@ -27,6 +27,7 @@ import {
 import type { AppliedEvent, NodeMessage, ResourceChanges, XdsNode } from '../xds/index.js';
 import { ChunkedMessage } from './bench-chunked-message.js';
 import { GrpcBidiStream } from './bench-grpc-stream.js';
+import { SlabPool } from './bench-slab-pool.js';
 
 /** What the benchmark reads of a simulated proxy (also implemented by `AdsClient`). */
 export interface SimulatedProxy {
@@ -165,6 +166,8 @@ export class SharedResponses {
   private readonly diffs = new WeakMap<ResponseInfo, WeakMap<ResponseInfo, ResourceChanges>>();
   private readonly coverage = new WeakMap<ResponseInfo, WeakMap<readonly string[], boolean>>();
   readonly decodeCache = new DecodeCache();
+  /** Buffers the proxies' streams receive into, reused message after message. */
+  readonly slabs = new SlabPool();
   hits = 0;
   misses = 0;
 
@@ -373,6 +376,7 @@ export class LightProxy extends EventEmitter implements SimulatedProxy {
       target: this.options.target,
       method: ADS_STREAM_METHOD,
       windowBytes: this.options.windowBytes ?? 0,
+      slabs: this.options.shared.slabs,
       onMessage: (message) => {
         let raw: RawResponse;
         try {

@@ -26,7 +26,8 @@ export {
 export type { TuningSettings } from './options.js';
 export { LightProxy, SharedResponses, parseResponseEnvelope } from './bench-light-proxy.js';
 export { ChunkedMessage } from './bench-chunked-message.js';
-export { GrpcBidiStream } from './bench-grpc-stream.js';
+export { GrpcBidiStream, requestHeaderBlock } from './bench-grpc-stream.js';
+export { SlabPool } from './bench-slab-pool.js';
 export type { SimulatedProxy } from './bench-light-proxy.js';
 export { KubeConfigSource } from './kube-source.js';
 export type { KindState, KubeConfigSourceOptions, KubeSourceStatus } from './kube-source.js';
