@@ -48,7 +48,13 @@ export interface BenchXdsResult {
   /** Bytes of resources sent per proxy during the initial sync (pilot_xds_config_size_bytes / N). */
   configBytesPerProxy: number;
   /** `pushes` per change; `convergenceMs` over every proxy and change; `perChange` each change's own. */
-  change: { rounds: number; pushes: number; convergenceMs: Quantiles; perChange: Quantiles[]; missing: number };
+  change: {
+    rounds: number;
+    pushes: number;
+    convergenceMs: Quantiles;
+    perChange: Quantiles[];
+    missing: number;
+  };
   /** `pushes` per full push; `totalMs` the slowest full push's last proxy. */
   fullPush: {
     rounds: number;

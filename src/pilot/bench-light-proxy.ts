@@ -106,7 +106,8 @@ export function parseResponseEnvelope(received: Buffer | ChunkedMessage): RawRes
   });
   let resources: RawResponse['resources'];
   if (fields.length === 0) resources = { message: ChunkedMessage.of(Buffer.alloc(0)), start: 0, end: 0 };
-  else if (!interleaved) resources = { message: msg, start: fields[0]?.[0] ?? 0, end: fields.at(-1)?.[1] ?? 0 };
+  else if (!interleaved)
+    resources = { message: msg, start: fields[0]?.[0] ?? 0, end: fields.at(-1)?.[1] ?? 0 };
   else {
     const joined = Buffer.concat(fields.map(([s, e]) => msg.slice(s, e)));
     resources = { message: ChunkedMessage.of(joined), start: 0, end: joined.length };
