@@ -126,7 +126,10 @@ export function quantiles(values: readonly number[]): Quantiles {
 /** A forked child speaking `{op, ...}` messages. */
 class Child {
   readonly proc: ChildProcess;
-  private readonly waiting = new Map<string, ((m: Record<string, unknown>) => void)[]>();
+  private readonly waiting = new Map<
+    string,
+    { resolve: (m: Record<string, unknown>) => void; reject: (err: Error) => void }[]
+  >();
   private readonly early: Record<string, unknown>[] = [];
 
   constructor(file: string, args: string[], execArgv: string[] = []) {
@@ -136,29 +139,42 @@ class Child {
     });
     this.proc.on('message', (m: Record<string, unknown>) => {
       const list = this.waiting.get(String(m['op']));
-      const resolve = list?.shift();
-      if (resolve) resolve(m);
+      const waiter = list?.shift();
+      if (waiter) waiter.resolve(m);
       else this.early.push(m);
+    });
+    this.proc.on('exit', (code) => {
+      for (const [op, list] of this.waiting) {
+        for (const w of list.splice(0))
+          w.reject(new Error(`child exited (${String(code)}) waiting for "${op}"`));
+      }
     });
   }
 
   next(op: string, timeoutMs = 600_000): Promise<Record<string, unknown>> {
     const i = this.early.findIndex((m) => m['op'] === op);
     if (i >= 0) return Promise.resolve(this.early.splice(i, 1)[0] as Record<string, unknown>);
+    if (this.proc.exitCode !== null) {
+      return Promise.reject(new Error(`child exited (${String(this.proc.exitCode)}) waiting for "${op}"`));
+    }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no "${op}" from ${String(this.proc.pid)}`)),
-        timeoutMs,
-      );
       const list = this.waiting.get(op) ?? [];
-      list.push((m) => {
-        clearTimeout(timer);
-        resolve(m);
-      });
+      const waiter = {
+        resolve: (m: Record<string, unknown>) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      const timer = setTimeout(() => {
+        list.splice(list.indexOf(waiter), 1);
+        reject(new Error(`no "${op}" from ${String(this.proc.pid)}`));
+      }, timeoutMs);
+      list.push(waiter);
       this.waiting.set(op, list);
-      this.proc.once('exit', (code) =>
-        reject(new Error(`child exited (${String(code)}) waiting for "${op}"`)),
-      );
     });
   }
 
