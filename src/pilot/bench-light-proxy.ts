@@ -7,7 +7,9 @@
  * proxy, and only a response never seen before is taken apart (clusters and listeners decoded with the
  * shared `DecodeCache` for the names they reference; route configurations and endpoints only named and
  * hashed). A thousand proxies sent the same 541 KiB route configuration then cost about one memcmp each,
- * so the benchmark measures the control plane, not the decoding of 1,000 identical copies.
+ * so the benchmark measures the control plane, not the decoding of 1,000 identical copies. Responses arrive
+ * over `GrpcBidiStream` (HTTP/2 framed for the load generator, received into reused slabs) and are read in
+ * the pieces they arrived in; nothing of a message is kept past `onResponse` except a miss's private copy.
  *
  * The real data plane (`src/proxy`) uses `AdsClient`, which decodes and validates every response; the
  * benchmark can use it too (`SKIFF_BENCH_PROXY_CLIENT=full`).
