@@ -161,8 +161,11 @@ describe('sidecar config shared between proxies', () => {
     a.clusters.forEach((c, i) => assert.equal(c, b.clusters[i]));
     a.listeners.forEach((l, i) => assert.equal(l, b.listeners[i]));
     assert.equal(a.listeners.at(-1)?.['name'], 'virtualInbound');
-    // The lists themselves are each proxy's own.
-    assert.notEqual(a.clusters, b.clusters);
+    // The joined lists are shared as well (read-only), and secrets stay each proxy's own.
+    assert.equal(a.clusters, b.clusters);
+    assert.equal(a.routes, b.routes);
+    assert.ok(Object.isFrozen(a.clusters), 'shared lists cannot be changed by one proxy for all');
+    assert.notEqual(a.secrets, b.secrets);
     // Two Pods of the same labels and ports, found by name, share too; their inbound cluster is there.
     const p1 = generateProxyResources(push, sidecar(PODS.pod1 ?? {}));
     const p2 = generateProxyResources(push, sidecar(PODS.pod2 ?? {}));
@@ -172,6 +175,7 @@ describe('sidecar config shared between proxies', () => {
     const c = generateProxyResources(push, sidecar(DIFFERENT.authorizationPolicy ?? {}));
     assert.equal(c.shared?.clusters, a.shared.clusters);
     assert.notEqual(c.listeners.at(-1), a.listeners.at(-1));
+    assert.notEqual(c.listeners, a.listeners);
   });
 
   it('keys on the inputs the inbound side reads and nothing per pod', () => {

@@ -80,6 +80,11 @@ export function generateProxyResources(push: PushContext, proxy: Proxy): ProxyRe
   return { clusters, endpoints, listeners, routes, secrets: buildSecrets(push, proxy) };
 }
 
+/** `list`, frozen; typed as the mutable lists `ProxyResources` declares, which consumers only read. */
+function frozen(list: Json[]): Json[] {
+  return Object.freeze(list) as Json[];
+}
+
 /** The outbound half of a sidecar's config, shared by every sidecar with the same outbound inputs. */
 interface SidecarOutbound {
   /** Outbound clusters, BlackHoleCluster and PassthroughCluster, one per name. */
@@ -105,20 +110,22 @@ function generateSidecarResources(push: PushContext, proxy: Proxy): ProxyResourc
     buildSidecarOutbound(push, proxy),
   );
   // The inbound half drops clusters the outbound half already has, so it is keyed on both.
-  const inbound = memoized(
-    push,
-    `generate-sidecar-inbound|${outboundKey}|${sidecarInboundKey(push, proxy)}`,
-    () => buildSidecarInbound(push, proxy, outbound),
+  const bothKey = `${outboundKey}|${sidecarInboundKey(push, proxy)}`;
+  const inbound = memoized(push, `generate-sidecar-inbound|${bothKey}`, () =>
+    buildSidecarInbound(push, proxy, outbound),
   );
-  const resources: ProxyResources = {
-    clusters: [...outbound.clusters, ...inbound.clusters],
-    endpoints: [...outbound.endpoints, ...inbound.endpoints],
-    listeners: inbound.virtualInbound
-      ? [...outbound.listeners, inbound.virtualInbound]
-      : [...outbound.listeners],
-    routes: [...(inbound.routes ?? outbound.routes)],
-    secrets: buildSecrets(push, proxy),
-  };
+  // The joined lists are the same arrays for every sidecar with both keys: a thousand sidecars would
+  // otherwise each allocate (and keep for the push) their own copies of the same thousands of references.
+  // Frozen, so that no consumer can change one proxy's list for all of them.
+  const lists = memoized(push, `generate-sidecar-lists|${bothKey}`, () => ({
+    clusters: frozen([...outbound.clusters, ...inbound.clusters]),
+    endpoints: frozen([...outbound.endpoints, ...inbound.endpoints]),
+    listeners: frozen(
+      inbound.virtualInbound ? [...outbound.listeners, inbound.virtualInbound] : [...outbound.listeners],
+    ),
+    routes: frozen([...(inbound.routes ?? outbound.routes)]),
+  }));
+  const resources: ProxyResources = { ...lists, secrets: buildSecrets(push, proxy) };
   // The outbound half stays the shared part: its encoded body is then one for every inbound variant.
   const shared: SharedOutboundParts = {
     clusters: outbound.clusters,

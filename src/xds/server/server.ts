@@ -214,6 +214,8 @@ export class AdsServer {
   private readonly synthesized = new Map<string, object>();
   /** Encoded shared parts (`ProxyResources.shared`), per part object and type; parts live for one push. */
   private readonly sharedParts = new WeakMap<readonly object[], Map<string, SharedPartEncodings>>();
+  /** Wildcard desired lists of generated lists that start with a shared part, per list object and type. */
+  private readonly wildcardDesired = new WeakMap<readonly unknown[], Map<string, Desired>>();
   private readonly controlPlane: string;
   private readonly podId: string;
   private currentPush: PushContext;
@@ -1114,8 +1116,16 @@ export class AdsServer {
     if (w.wildcard) {
       this.cache.hits += all.resources.length;
       if (list.length === n) return { resources: all.resources, prefix: all };
+      // Proxies given the same list (the generator shares it) get the same desired list too.
+      let byList = this.wildcardDesired.get(list);
+      if (!byList) this.wildcardDesired.set(list, (byList = new Map()));
+      const known = byList.get(w.typeUrl);
+      if (known?.prefix === all) return known;
       const own = this.encodeOwn(w.typeUrl, list.slice(n));
-      return own ? { resources: [...all.resources, ...own], prefix: all } : undefined;
+      if (!own) return undefined;
+      const desired: Desired = { resources: [...all.resources, ...own], prefix: all };
+      byList.set(w.typeUrl, desired);
+      return desired;
     }
     if (con.kind !== 'sotw' || list.length !== n) return undefined;
     if (w.namesKey?.names !== w.names) {
