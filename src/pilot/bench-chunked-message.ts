@@ -61,16 +61,11 @@ export class ChunkedMessage {
   /** Whether bytes [start, end) equal `other` (one memcmp per part, nothing copied). */
   equals(start: number, end: number, other: Buffer): boolean {
     if (end - start !== other.length) return false;
-    let at = start;
-    while (at < end) {
-      const i = this.partAt(at);
-      const part = this.parts[i] as Buffer;
-      const from = at - (this.starts[i] as number);
-      const n = Math.min(part.length - from, end - at);
-      if (part.compare(other, at - start, at - start + n, from, from + n) !== 0) return false;
-      at += n;
-    }
-    return true;
+    return this.eachPiece(
+      start,
+      end,
+      (part, from, n, at) => part.compare(other, at, at + n, from, from + n) === 0,
+    );
   }
 
   /**
@@ -95,14 +90,30 @@ export class ChunkedMessage {
   }
 
   private copyTo(out: Buffer, start: number, end: number): void {
+    this.eachPiece(start, end, (part, from, n, at) => {
+      part.copy(out, at, from, from + n);
+      return true;
+    });
+  }
+
+  /**
+   * Visits the pieces of bytes [start, end) in order: `part` bytes [from, from + n) are the range's bytes
+   * [at, at + n). Stops, returning false, when `visit` returns false.
+   */
+  private eachPiece(
+    start: number,
+    end: number,
+    visit: (part: Buffer, from: number, n: number, at: number) => boolean,
+  ): boolean {
     let at = start;
     while (at < end) {
       const i = this.partAt(at);
       const part = this.parts[i] as Buffer;
       const from = at - (this.starts[i] as number);
       const n = Math.min(part.length - from, end - at);
-      part.copy(out, at - start, from, from + n);
+      if (!visit(part, from, n, at - start)) return false;
       at += n;
     }
+    return true;
   }
 }
