@@ -3,7 +3,8 @@
  * second one only when the first runs out of streams or goes away), over plaintext or the endpoint's TLS
  * transport socket. Each request is a stream presented to the router like Node's ClientRequest /
  * IncomingMessage pair, so retries, timeouts and accounting stay in one place; a stream reset by the
- * upstream carries Envoy's reset reason (remote_reset, remote_refused_stream_reset).
+ * upstream carries Envoy's reset reason (remote_reset, remote_refused_stream_reset), and a connection the
+ * HTTP/2 codec gave up on because the upstream broke the protocol resets its streams with protocol_error.
  */
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
@@ -17,7 +18,8 @@ import { retriableReset } from './retry.js';
 import type { UpstreamRequest, UpstreamResponse } from './router.js';
 
 /** Envoy's stream reset reasons the router reports (Http::Utility::resetReasonToString, underscored). */
-export type UpstreamResetReason = ResetReason | 'remote_reset' | 'remote_refused_stream_reset';
+export type UpstreamResetReason =
+  ResetReason | 'remote_reset' | 'remote_refused_stream_reset' | 'protocol_error';
 
 /** An upstream failure that names its reset reason (HTTP/2 stream resets). */
 export interface UpstreamResetError extends NodeJS.ErrnoException {
@@ -25,8 +27,10 @@ export interface UpstreamResetError extends NodeJS.ErrnoException {
 }
 
 /** Envoy's Router::Filter::streamResetReasonToResponseFlag. */
-export function resetFlag(reason: UpstreamResetReason): 'UF' | 'UC' | 'UR' | 'UT' | 'LR' {
+export function resetFlag(reason: UpstreamResetReason): 'UF' | 'UC' | 'UR' | 'UT' | 'LR' | 'UPE' {
   switch (reason) {
+    case 'protocol_error':
+      return 'UPE';
     case 'connection_failure':
       return 'UF';
     case 'connection_termination':
@@ -44,7 +48,8 @@ export function resetFlag(reason: UpstreamResetReason): 'UF' | 'UC' | 'UR' | 'UT
 /** retry_state_impl's wouldRetryOnReset, with refused-stream for REFUSED_STREAM resets. */
 export function retriableUpstreamReset(policy: RetryPolicy, reason: UpstreamResetReason): boolean {
   if (reason === 'remote_refused_stream_reset' && policy.retryOn.has('refused-stream')) return true;
-  if (reason === 'remote_reset' || reason === 'remote_refused_stream_reset')
+  // Any other reset counts under reset / 5xx / gateway-error (RetryStateImpl::wouldRetryFromReset).
+  if (reason === 'remote_reset' || reason === 'remote_refused_stream_reset' || reason === 'protocol_error')
     return retriableReset(policy, 'connection_termination');
   return retriableReset(policy, reason);
 }
@@ -246,6 +251,14 @@ function requestHeaders(head: H2RequestHead): http2.OutgoingHttpHeaders {
   return out;
 }
 
+/**
+ * nghttp2 gave up on the connection because of what the upstream sent (bad frames, a wrong preface):
+ * Node reports it as ERR_HTTP2_ERROR ("Protocol error"), Envoy's CodecClient as a protocol error.
+ */
+function isProtocolError(err: Error | undefined): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ERR_HTTP2_ERROR';
+}
+
 const HEADER_ERRORS = new Set([
   'ERR_INVALID_CHAR',
   'ERR_INVALID_HTTP_TOKEN',
@@ -311,6 +324,12 @@ export class H2UpstreamRequest extends EventEmitter implements UpstreamRequest {
     entry: PooledSession,
   ): UpstreamResetError {
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    if (isProtocolError(err) || isProtocolError(entry.error)) {
+      const out: UpstreamResetError = new Error('upstream HTTP/2 protocol error');
+      out.code = 'ERR_HTTP2_ERROR';
+      out.resetReason = 'protocol_error';
+      return out;
+    }
     // The connection went away: the session's own error (connect failure, TLS) is the cause.
     const connectionGone = entry.socket.destroyed || entry.session.destroyed || entry.session.closed;
     if (code === 'ERR_HTTP2_STREAM_CANCEL' || connectionGone || stream.rstCode === undefined) {

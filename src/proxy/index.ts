@@ -114,3 +114,11 @@ export { addressFromXff, remoteAddressOf, setUpstreamBindAddress } from './route
 export type { RbacFilter } from './listeners.js';
 export * from './xfcc.js';
 export { ClusterStatusCounters } from './stats.js';
+export {
+  compileMaxStreamDuration,
+  durationTimer,
+  formatGrpcTimeout,
+  legacyGrpcGlobalTimeout,
+  parseGrpcTimeout,
+} from './stream-duration.js';
+export type { DurationTimer, LegacyGrpcTimeout, MaxStreamDuration } from './stream-duration.js';

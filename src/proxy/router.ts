@@ -40,6 +40,12 @@ import { matchRoute, pickWeighted, redirectLocation, rewritePath, selectVirtualH
 import type { ClusterRuntime, HostStats, Runtime } from './runtime.js';
 import { clusterRuntime, hostStats, releaseCluster, tlsAgentOf } from './runtime.js';
 import { observe } from './stats.js';
+import {
+  durationTimer,
+  formatGrpcTimeout,
+  legacyGrpcGlobalTimeout,
+  parseGrpcTimeout,
+} from './stream-duration.js';
 import type { StreamInfo } from './stream-info.js';
 import { flagsShort, hasFlag, joinHostPort, newStreamInfo, setFlag } from './stream-info.js';
 import type { CompiledTls, ResolvedTls } from './tls-context.js';
@@ -307,6 +313,12 @@ const ENVOY_INTERNAL = new Set([
 
 const TIMEOUT_BODY = 'upstream request timeout';
 
+/** grpc-status DEADLINE_EXCEEDED, which the max-duration local reply carries. */
+const GRPC_DEADLINE_EXCEEDED = 4;
+
+/** Envoy's source line of the `Stream max duration time reached` debug line (approximate). */
+const STREAM_MAX_DURATION_SOURCE = 'external/envoy/source/common/http/conn_manager_impl.cc:774';
+
 /** RFC 1918, loopback, link-local and unique-local addresses count as internal, as Envoy's default. */
 export function isInternalAddress(ip: string): boolean {
   const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
@@ -356,7 +368,7 @@ class RequestBody {
   replayable = true;
   private target: UpstreamRequest | undefined;
   /** Shadow requests get every chunk too; they never slow the main request down. */
-  private readonly mirrors: http.ClientRequest[] = [];
+  private readonly mirrors: UpstreamRequest[] = [];
 
   constructor(
     private readonly req: DownstreamRequest,
@@ -403,7 +415,7 @@ class RequestBody {
   }
 
   /** Copies what was received so far and the rest of the body to a shadow request. */
-  mirror(target: http.ClientRequest): void {
+  mirror(target: UpstreamRequest): void {
     for (const c of this.chunks) target.write(c);
     if (this.ended) target.end();
     else this.mirrors.push(target);
@@ -441,6 +453,8 @@ export class HttpStream {
   private retry: RetryPolicy | undefined;
   private clusterMutations: ClusterMutations = NO_CLUSTER_MUTATIONS;
   private globalTimeoutMs = 0;
+  /** The HCM's max stream duration timer (route max_stream_duration or the gRPC deadline under it). */
+  private durationTimer: NodeJS.Timeout | undefined;
   private faultTimer: NodeJS.Timeout | undefined;
   /** The other side's workload, from metadata exchange (request on inbound, response on outbound). */
   private peer: PeerInfo | undefined;
@@ -732,6 +746,7 @@ export class HttpStream {
     this.vh = vh;
     this.route = route;
     info.routeName = route.name;
+    this.armDurationTimer(route);
     if (this.hcm.corsFilter && this.applyCors(route, vh)) return;
     const fault = this.hcm.faultFilter ? (route.fault ?? vh.fault ?? this.hcm.defaultFault) : undefined;
     if (fault) {
@@ -861,14 +876,7 @@ export class HttpStream {
     ]);
 
     this.retry = action.retry ?? vh.retry;
-    this.globalTimeoutMs = action.timeoutMs;
-    const perTry = this.retry?.perTryTimeoutMs ?? 0;
-    const expected =
-      perTry > 0 && (this.globalTimeoutMs === 0 || perTry < this.globalTimeoutMs)
-        ? perTry
-        : this.globalTimeoutMs;
-    if (expected > 0 && !this.hcm.suppressEnvoyHeaders)
-      this.fwd['x-envoy-expected-rq-timeout-ms'] = String(expected);
+    this.setRouteTimeouts(action);
     if (route.decorator !== undefined && this.fwd['x-envoy-decorator-operation'] === undefined)
       this.fwd['x-envoy-decorator-operation'] = route.decorator;
     this.fwd['x-forwarded-proto'] ??= info.scheme;
@@ -881,6 +889,71 @@ export class HttpStream {
   }
 
   /**
+   * The router's FilterUtility::finalTimeout and setTimeoutHeaders: with a MaxStreamDuration on the route
+   * (Envoy's "new timeouts") the router has no global timeout; otherwise the route timeout, or for gRPC
+   * requests under max_grpc_timeout the grpc-timeout header's (offset, capped). The expected timeout (the
+   * per-try timeout when shorter) goes upstream in x-envoy-expected-rq-timeout-ms and, under
+   * max_grpc_timeout, in grpc-timeout.
+   */
+  private setRouteTimeouts(action: ForwardAction): void {
+    const legacy = action.maxStreamDuration ? undefined : action.legacyGrpcTimeout;
+    const grpcLegacy = this.grpc && legacy !== undefined;
+    if (action.maxStreamDuration) this.globalTimeoutMs = 0;
+    else if (grpcLegacy)
+      this.globalTimeoutMs = legacyGrpcGlobalTimeout(legacy, parseGrpcTimeout(this.fwd['grpc-timeout']));
+    else this.globalTimeoutMs = action.timeoutMs;
+    const global = this.globalTimeoutMs;
+    const perTry = this.retry?.perTryTimeoutMs ?? 0;
+    const expected = perTry > 0 && (global === 0 || perTry < global) ? perTry : global;
+    if (expected <= 0) return;
+    if (!this.hcm.suppressEnvoyHeaders) this.fwd['x-envoy-expected-rq-timeout-ms'] = String(expected);
+    if (grpcLegacy) this.fwd['grpc-timeout'] = formatGrpcTimeout(expected);
+  }
+
+  /**
+   * The HCM's refreshDurationTimeout once the route is known: a route with MaxStreamDuration bounds the
+   * stream (from its start) by max_stream_duration, or for gRPC requests with grpc_timeout_header_max by
+   * the grpc-timeout header, which is rewritten to the limit.
+   */
+  private armDurationTimer(route: CompiledRoute): void {
+    const action = route.action;
+    if (action.kind !== 'forward' || !action.maxStreamDuration) return;
+    const timer = durationTimer(
+      action.maxStreamDuration,
+      parseGrpcTimeout(this.fwd['grpc-timeout']),
+      this.grpc,
+    );
+    if (timer.timeoutMs === undefined) return;
+    if (timer.grpcTimeout !== undefined) this.fwd['grpc-timeout'] = timer.grpcTimeout;
+    const left = Math.max(0, timer.timeoutMs - (performance.now() - this.info.startMono));
+    this.durationTimer = setTimeout(() => this.onStreamMaxDurationReached(), left);
+  }
+
+  /**
+   * ActiveStream::onStreamMaxDurationReached: 504 when the request was received whole, else 408, body
+   * `downstream duration timeout`, gRPC DEADLINE_EXCEEDED, details max_duration_timeout and no response
+   * flag (Envoy sets DT only for connection durations); the upstream request is reset.
+   */
+  private onStreamMaxDurationReached(): void {
+    this.durationTimer = undefined;
+    if (this.finished) return;
+    if (this.dbg) this.debug('http', STREAM_MAX_DURATION_SOURCE, () => 'Stream max duration time reached');
+    this.httpStat('downstream_rq_max_duration_reached');
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.faultTimer) clearTimeout(this.faultTimer);
+    this.faultTimer = undefined;
+    if (this.attempt && !this.attempt.abandoned) this.abandon(this.attempt);
+    this.localReply(
+      this.requestEnded ? 504 : 408,
+      'downstream duration timeout',
+      'max_duration_timeout',
+      false,
+      this.grpc ? { 'grpc-status': String(GRPC_DEADLINE_EXCEEDED) } : {},
+    );
+  }
+
+  /**
    * Request mirroring: a fire-and-forget copy to another cluster with `-shadow` appended to the host.
    * Its response is drained and ignored; its failures never affect the main request.
    */
@@ -890,22 +963,46 @@ export class HttpStream {
     const crt = clusterRuntime(this.rt, cluster.name, cluster.statName);
     const host = pickHost(cluster.lbPolicy, cluster.hosts, crt.lb);
     if (!host) return;
-    const headers: OutgoingHeaders = { ...this.fwd, host: shadowAuthority(this.info.authority ?? '') };
+    const authority = shadowAuthority(this.info.authority ?? '');
+    const headers: OutgoingHeaders = { ...this.fwd, host: authority };
+    const timeoutMs = this.globalTimeoutMs > 0 ? this.globalTimeoutMs : 15_000;
     try {
       const localAddress = upstreamLocalAddress(this.rt, host.address);
-      const req = http.request({
-        host: host.address,
-        port: host.port,
-        method: this.info.method,
-        path: this.info.path,
-        headers,
-        agent: crt.agent,
-        setHost: false,
-        ...(localAddress !== undefined ? { localAddress } : {}),
-      });
-      req.on('response', (r) => r.resume());
+      let req: UpstreamRequest;
+      if (usesHttp2(cluster, this.req.httpVersionMajor)) {
+        // The shadow goes through the mirror cluster's HTTP/2 pool, as the main request would.
+        const h2req = new H2UpstreamRequest(h2PoolOf(crt), h2Target(cluster, host, undefined, localAddress), {
+          method: this.info.method ?? 'GET',
+          path: this.info.path ?? '/',
+          authority,
+          scheme: 'http',
+          headers,
+        });
+        const timer = setTimeout(() => h2req.destroy(), timeoutMs);
+        timer.unref();
+        const done = (): void => clearTimeout(timer);
+        h2req.on('response', (r: UpstreamResponse) => {
+          r.on('end', done);
+          r.on('aborted', done);
+        });
+        h2req.on('error', done);
+        req = h2req;
+      } else {
+        const h1req = http.request({
+          host: host.address,
+          port: host.port,
+          method: this.info.method,
+          path: this.info.path,
+          headers,
+          agent: crt.agent,
+          setHost: false,
+          ...(localAddress !== undefined ? { localAddress } : {}),
+        });
+        h1req.on('response', (r) => r.resume());
+        h1req.setTimeout(timeoutMs, () => h1req.destroy());
+        req = h1req;
+      }
       req.on('error', () => undefined);
-      req.setTimeout(this.globalTimeoutMs > 0 ? this.globalTimeoutMs : 15_000, () => req.destroy());
       this.rt.stats.cluster('counter', cluster.statName, 'upstream_rq_total').value++;
       if (this.body) this.body.mirror(req);
       else req.end();
@@ -1095,7 +1192,7 @@ export class HttpStream {
       return;
     }
     a.req = req;
-    req.on('socket', (socket: Socket) => this.onSocket(a, socket, cluster));
+    req.on('socket', (socket: Socket) => this.onSocket(a, socket, cluster, h2));
     req.on('response', (ures) => this.onUpstreamResponse(a, ures));
     req.on('error', (err) => this.onUpstreamError(a, err));
     // Without a retry policy nothing will be replayed, so the body streams through unbuffered.
@@ -1105,7 +1202,7 @@ export class HttpStream {
     this.armPerTry(a);
   }
 
-  private onSocket(a: Attempt, socket: Socket, cluster: CompiledCluster): void {
+  private onSocket(a: Attempt, socket: Socket, cluster: CompiledCluster, h2: boolean): void {
     let id = socketIds.get(socket);
     const reused = id !== undefined && !socket.connecting;
     if (id === undefined) {
@@ -1134,6 +1231,12 @@ export class HttpStream {
     if (this.dbg)
       this.debug('pool', SOURCE.poolNewConnection, () => `creating a new connection (connecting=0)`);
     this.rt.stats.cluster('counter', cluster.statName, 'upstream_cx_total').value++;
+    // Envoy's codec client counts each new connection by its protocol.
+    this.rt.stats.cluster(
+      'counter',
+      cluster.statName,
+      h2 ? 'upstream_cx_http2_total' : 'upstream_cx_http1_total',
+    ).value++;
     const active = this.rt.stats.cluster('gauge', cluster.statName, 'upstream_cx_active');
     active.value++;
     const hs = a.stats;
@@ -1355,7 +1458,12 @@ export class HttpStream {
     this.body?.detach();
     const reason: UpstreamResetReason =
       (err as UpstreamResetError).resetReason ??
-      (a.connected ? 'connection_termination' : 'connection_failure');
+      // The HTTP/1 codec could not parse the upstream's response: Envoy's codec client protocol error.
+      ((err.code ?? '').startsWith('HPE_')
+        ? 'protocol_error'
+        : a.connected
+          ? 'connection_termination'
+          : 'connection_failure');
     // A TLS handshake that fails is a connection failure with the TLS error as its transport reason.
     let transport = (err as TransportError).transportFailureReason;
     if (transport === undefined && a.tls && !a.connected && (err.code ?? '').startsWith('ERR_SSL_'))
@@ -1546,6 +1654,7 @@ export class HttpStream {
     if (this.finished) return;
     this.finished = true;
     if (this.globalTimer) clearTimeout(this.globalTimer);
+    if (this.durationTimer) clearTimeout(this.durationTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.faultTimer) clearTimeout(this.faultTimer);
     if (this.attempt?.perTryTimer) clearTimeout(this.attempt.perTryTimer);

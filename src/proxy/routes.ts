@@ -23,6 +23,8 @@ import type { HeaderPredicate, MatchInput, QueryPredicate } from './matchers.js'
 import { compileHeaderMatcher, compileQueryMatcher, compileRegex, parseQuery } from './matchers.js';
 import type { RetryPolicy } from './retry.js';
 import { compileRetryPolicy } from './retry.js';
+import type { LegacyGrpcTimeout, MaxStreamDuration } from './stream-duration.js';
+import { compileLegacyGrpcTimeout, compileMaxStreamDuration } from './stream-duration.js';
 
 /** Envoy's route timeout when the route sets none. */
 export const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
@@ -55,6 +57,13 @@ export interface ForwardAction {
   mirrors: MirrorPolicy[];
   /** RouteAction.cors (Istio 1.17 puts the VirtualService corsPolicy here). */
   cors?: CorsPolicy;
+  /**
+   * RouteAction.max_stream_duration: when set, Envoy's "new timeouts" apply (the HCM's duration timer,
+   * and no route timeout in the router).
+   */
+  maxStreamDuration?: MaxStreamDuration;
+  /** The deprecated max_grpc_timeout / grpc_timeout_offset (only without maxStreamDuration). */
+  legacyGrpcTimeout?: LegacyGrpcTimeout;
 }
 
 export interface RedirectAction {
@@ -217,6 +226,10 @@ function compileAction(route: JsonObject, where: string): RouteAction {
   if (hostRewrite !== undefined) out.hostRewriteLiteral = hostRewrite;
   const retry = compileRetryPolicy(action['retryPolicy']);
   if (retry) out.retry = retry;
+  const maxStreamDuration = compileMaxStreamDuration(action['maxStreamDuration']);
+  if (maxStreamDuration) out.maxStreamDuration = maxStreamDuration;
+  const legacyGrpcTimeout = compileLegacyGrpcTimeout(action);
+  if (legacyGrpcTimeout) out.legacyGrpcTimeout = legacyGrpcTimeout;
   return out;
 }
 
