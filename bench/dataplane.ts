@@ -4,6 +4,7 @@
  *   direct  client → app
  *   skiff   client → skiff sidecar (outbound listener) → skiff sidecar (inbound listener) → app
  *   peer    client → http-proxy → http-proxy → app
+ *   floor   client → TCP relay → TCP relay → app (node:net sockets piped, no HTTP at all)
  *
  * App, each proxy and the load generator are separate processes (child_process.fork of this file). The two
  * skiff proxies run the engine on a generated-like sidecar snapshot (outbound HCM + RDS route with Istio's
@@ -18,8 +19,13 @@
  *
  * Options (after `dataplane`): `--seconds=N` (fixed-rate and max windows, default 10), `--rate=N` (default
  * 1000), `--connections=N` (default 50), `--cpu-prof=<dir>` (run the skiff proxies under --cpu-prof),
- * `--paths=skiff,mtls,peer` (measure only these beside direct, and print one compact table: the quick
- * form for before/after comparisons; the full report needs all three).
+ * `--paths=skiff,mtls,peer,floor` (measure only these beside direct, and print one compact table: the
+ * quick form for before/after comparisons; the full report needs all of them).
+ *
+ * The floor path is what any Node.js proxy pair pays on this machine before doing any HTTP: two processes
+ * that each read and write every byte once per direction. Its added latency and CPU bound from below what
+ * a Node.js data plane can reach here, and so put the goals' figures (Envoy's, C++ on dedicated cores) in
+ * proportion.
  */
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
@@ -462,6 +468,32 @@ async function peerChild(): Promise<void> {
   });
 }
 
+/** The floor: every accepted connection piped to a new connection to the target, bytes untouched. */
+async function relayChild(): Promise<void> {
+  const net = await import('node:net');
+  serve({
+    start: async (raw) => {
+      const target = raw as { port: number };
+      const server = net.createServer((down) => {
+        const up = net.connect({ host: '127.0.0.1', port: target.port, noDelay: true });
+        down.setNoDelay(true);
+        down.pipe(up);
+        up.pipe(down);
+        const close = (): void => {
+          down.destroy();
+          up.destroy();
+        };
+        down.on('error', close);
+        up.on('error', close);
+        down.on('close', close);
+        up.on('close', close);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { port: (server.address() as AddressInfo).port };
+    },
+  });
+}
+
 interface FixedResult {
   sent: number;
   ok: number;
@@ -647,7 +679,7 @@ interface Options {
   paths: Set<PathName>;
 }
 
-const PATH_NAMES = ['skiff', 'mtls', 'peer'] as const;
+const PATH_NAMES = ['skiff', 'mtls', 'peer', 'floor'] as const;
 type PathName = (typeof PATH_NAMES)[number];
 
 function parseOptions(argv: readonly string[]): Options {
@@ -749,7 +781,9 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
   const load = new Child('load generator', 'load');
   const tlsIn = new Child('skiff mTLS inbound sidecar', 'skiff', profArgs);
   const tlsOut = new Child('skiff mTLS outbound sidecar', 'skiff', profArgs);
-  const children = [app, skiffIn, skiffOut, peerIn, peerOut, load, tlsIn, tlsOut];
+  const relayIn = new Child('floor inbound relay', 'relay');
+  const relayOut = new Child('floor outbound relay', 'relay');
+  const children = [app, skiffIn, skiffOut, peerIn, peerOut, load, tlsIn, tlsOut, relayIn, relayOut];
   try {
     const appPort = await app.call<number>('port');
     const local = (port: number) => ({ address: '127.0.0.1', port });
@@ -784,6 +818,8 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
     } satisfies SkiffArgs);
     const peerInPort = (await peerIn.call<{ port: number }>('start', { port: appPort })).port;
     const peerOutPort = (await peerOut.call<{ port: number }>('start', { port: peerInPort })).port;
+    const relayInPort = (await relayIn.call<{ port: number }>('start', { port: appPort })).port;
+    const relayOutPort = (await relayOut.call<{ port: number }>('start', { port: relayInPort })).port;
 
     const load1 = loadavg()[0] ?? 0;
     const direct = await measurePath('direct', appPort, [], app, load, o, log);
@@ -801,11 +837,16 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
         });
       if (o.paths.has('peer'))
         picked.push({ path: await measurePath('peer', peerOutPort, [peerOut, peerIn], app, load, o, log) });
+      if (o.paths.has('floor'))
+        picked.push({
+          path: await measurePath('floor', relayOutPort, [relayOut, relayIn], app, load, o, log),
+        });
       return await compactReport(direct, picked, o, load1, started);
     }
     const skiff = await measurePath('skiff', outbound.outbound, [skiffOut, skiffIn], app, load, o, log);
     const peer = await measurePath('peer', peerOutPort, [peerOut, peerIn], app, load, o, log);
     const mtls = await measurePath('skiff mTLS', mtlsOut.outbound, [tlsOut, tlsIn], app, load, o, log);
+    const floor = await measurePath('floor', relayOutPort, [relayOut, relayIn], app, load, o, log);
     const load2 = loadavg()[0] ?? 0;
 
     type ProxyStats = ProxyCounts;
@@ -829,7 +870,7 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
       `| path | rps (fixed) | p50 | p90 | p99 | p99.9 | added p50 | added p90 | added p99 | errors | max rps | CPU / 1k rps per proxy (fixed) | CPU / 1k rps per proxy (at max) |`,
       `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
     );
-    const rows = [direct, skiff, mtls, peer];
+    const rows = [direct, skiff, mtls, peer, floor];
     for (const r of rows) {
       const rps = r.fixed.sent / (r.fixed.windowMs / 1000);
       const added = (q: 'p50' | 'p90' | 'p99'): string =>
@@ -852,8 +893,8 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
       quiet ? verdict(ok) : `not judged (direct p99 ${f3(direct.fixed.p99)}: machine busy)`;
     const add = (r: PathResult, q: 'p50' | 'p90' | 'p99'): number => r.fixed[q] - direct.fixed[q];
     lines.push(
-      `| figure | skiff | peer (http-proxy) | direct | skiff / direct | skiff / peer | goal |`,
-      `|---|---:|---:|---:|---:|---:|---|`,
+      `| figure | skiff | peer (http-proxy) | floor (TCP relays) | direct | skiff / direct | skiff / peer | goal |`,
+      `|---|---:|---:|---:|---:|---:|---:|---|`,
     );
     for (const q of ['p50', 'p90', 'p99'] as const) {
       const goal =
@@ -863,13 +904,13 @@ export async function runDataplaneBench(argv: readonly string[] = []): Promise<s
             ? `≤ ${GOALS.addedP99Ms} ms: ${verdict(add(skiff, q) <= GOALS.addedP99Ms)}`
             : '';
       lines.push(
-        `| added ${q} at ${o.rate} rps (pair) | ${f3(add(skiff, q))} | ${f3(add(peer, q))} | — | ${ratio(skiff.fixed[q], direct.fixed[q])} (latency) | ${ratio(add(skiff, q), add(peer, q))} | ${goal} |`,
+        `| added ${q} at ${o.rate} rps (pair) | ${f3(add(skiff, q))} | ${f3(add(peer, q))} | ${f3(add(floor, q))} | — | ${ratio(skiff.fixed[q], direct.fixed[q])} (latency) | ${ratio(add(skiff, q), add(peer, q))} | ${goal} |`,
       );
     }
     lines.push(
-      `| max rps (${o.connections} connections) | ${fRps(skiff.max.rps)} | ${fRps(peer.max.rps)} | ${fRps(direct.max.rps)} | ${ratio(skiff.max.rps, direct.max.rps)} | ${ratio(skiff.max.rps, peer.max.rps)} | above peer: ${verdict(skiff.max.rps > peer.max.rps)} |`,
-      `| vCPU / 1k rps, worst proxy (fixed rate) | ${f2(worst(skiff.cpuFixed))} | ${f2(worst(peer.cpuFixed))} | — | — | ${ratio(worst(skiff.cpuFixed), worst(peer.cpuFixed))} | ≤ ${GOALS.cpuPer1000}: ${verdict(worst(skiff.cpuFixed) <= GOALS.cpuPer1000)} |`,
-      `| vCPU / 1k rps, worst proxy (at max) | ${f2(worst(skiff.cpuMax))} | ${f2(worst(peer.cpuMax))} | — | — | ${ratio(worst(skiff.cpuMax), worst(peer.cpuMax))} | |`,
+      `| max rps (${o.connections} connections) | ${fRps(skiff.max.rps)} | ${fRps(peer.max.rps)} | ${fRps(floor.max.rps)} | ${fRps(direct.max.rps)} | ${ratio(skiff.max.rps, direct.max.rps)} | ${ratio(skiff.max.rps, peer.max.rps)} | above peer: ${verdict(skiff.max.rps > peer.max.rps)} |`,
+      `| vCPU / 1k rps, worst proxy (fixed rate) | ${f2(worst(skiff.cpuFixed))} | ${f2(worst(peer.cpuFixed))} | ${f2(worst(floor.cpuFixed))} | — | — | ${ratio(worst(skiff.cpuFixed), worst(peer.cpuFixed))} | ≤ ${GOALS.cpuPer1000}: ${verdict(worst(skiff.cpuFixed) <= GOALS.cpuPer1000)} |`,
+      `| vCPU / 1k rps, worst proxy (at max) | ${f2(worst(skiff.cpuMax))} | ${f2(worst(peer.cpuMax))} | ${f2(worst(floor.cpuMax))} | — | — | ${ratio(worst(skiff.cpuMax), worst(peer.cpuMax))} | |`,
     );
     lines.push(
       '',
@@ -960,4 +1001,5 @@ const role = process.env[ROLE_ENV];
 if (role === 'app') await appChild();
 else if (role === 'skiff') await skiffChild();
 else if (role === 'peer') await peerChild();
+else if (role === 'relay') await relayChild();
 else if (role === 'load') await loadChild();
