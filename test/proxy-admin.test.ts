@@ -167,6 +167,40 @@ describe('admin server', () => {
     assert.equal(bad.status, 404);
   });
 
+  it('answers ?resource= with exactly the entries of that field in the whole dump', async () => {
+    const withoutTimes = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(withoutTimes)
+        : typeof v === 'object' && v !== null
+          ? Object.fromEntries(
+              Object.entries(v)
+                .filter(([k]) => k !== 'last_updated')
+                .map(([k, x]) => [k, withoutTimes(x)]),
+            )
+          : v;
+    const whole = configs((await call(port, 'GET', '/config_dump?include_eds')).body);
+    const fields = [
+      'static_clusters',
+      'dynamic_active_clusters',
+      'static_listeners',
+      'dynamic_listeners',
+      'dynamic_route_configs',
+      'static_secrets',
+      'dynamic_active_secrets',
+      'dynamic_endpoint_configs',
+      'static_endpoint_configs',
+    ];
+    for (const field of fields) {
+      const expected = whole.flatMap((c) => (Array.isArray(c[field]) ? (c[field] as Json[]) : []));
+      const got = configs((await call(port, 'GET', `/config_dump?resource=${field}`)).body);
+      assert.deepEqual(
+        withoutTimes(got.map(({ '@type': _t, ...rest }) => rest)),
+        withoutTimes(expected),
+        field,
+      );
+    }
+  });
+
   it('prints /clusters in Envoy text and JSON forms with per-host stats', async () => {
     const r = await call(port, 'GET', '/clusters');
     assert.equal(r.status, 200);

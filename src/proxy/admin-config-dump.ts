@@ -31,6 +31,18 @@ const RESOURCE_TYPES: Record<string, string> = {
   dynamic_endpoint_configs: 'EndpointsConfigDump.DynamicEndpointConfig',
 };
 
+type SectionKind = 'clusters' | 'endpoints' | 'listeners' | 'routes' | 'secrets';
+
+/** The snapshot lists a `?resource=` field is built from (endpoint configs include non-EDS clusters' own). */
+function sectionsFor(resource: string): Set<SectionKind> | undefined {
+  if (resource.endsWith('_clusters')) return new Set<SectionKind>(['clusters']);
+  if (resource.endsWith('endpoint_configs')) return new Set<SectionKind>(['endpoints', 'clusters']);
+  if (resource.endsWith('_listeners')) return new Set<SectionKind>(['listeners']);
+  if (resource.endsWith('route_configs')) return new Set<SectionKind>(['routes']);
+  if (resource.endsWith('_secrets')) return new Set<SectionKind>(['secrets']);
+  return undefined;
+}
+
 export interface ConfigDumpQuery {
   includeEds: boolean;
   resource?: string;
@@ -102,12 +114,17 @@ export function adminConfigDump(
   opts: { bootstrap?: Json; peer?: PeerInfo; lastUpdated?: Date },
   query: ConfigDumpQuery,
 ): DumpResult {
+  // `?resource=` reads one section: the others are laid out empty, not converted and then dropped (a
+  // sidecar with 1,000 services spent most of a poll converting listeners and routes nobody asked for).
+  const needed = query.resource ? sectionsFor(query.resource) : undefined;
+  const from = (kind: SectionKind): Json[] =>
+    needed === undefined || needed.has(kind) ? list(snapshot?.[kind]) : [];
   const resources = {
-    clusters: list(snapshot?.clusters),
-    endpoints: list(snapshot?.endpoints),
-    listeners: list(snapshot?.listeners),
-    routes: list(snapshot?.routes),
-    secrets: list(snapshot?.secrets),
+    clusters: from('clusters'),
+    endpoints: from('endpoints'),
+    listeners: from('listeners'),
+    routes: from('routes'),
+    secrets: from('secrets'),
   };
   const options: Parameters<typeof buildConfigDump>[2] = {
     versionInfo: snapshot?.version ?? '',
