@@ -203,3 +203,23 @@ test('a shared DecodeCache decodes equal bytes once and hands out the same objec
   assert.throws(() => decodeResources(TYPE.Cluster, [bad], cache), /cannot decode/);
   assert.throws(() => decodeResources(TYPE.Cluster, [bad], cache), /cannot decode/);
 });
+
+test('a DecodeCache bounded in bytes keeps the most recently used resources', () => {
+  const big = (name: string) => encodeAny(TYPE.Cluster, { name, altStatName: 'x'.repeat(1000) });
+  const [a, b, c] = [big('a'), big('b'), big('c')];
+  const size = a.value.length;
+  const cache = new DecodeCache(100, size * 2 + 10);
+  const first = decodeResources(TYPE.Cluster, [a, b], cache);
+  assert.equal(cache.bytes, size * 2);
+  // `a` used again, then `c` needs room: `b`, the least recently used, goes.
+  decodeResources(TYPE.Cluster, [a], cache);
+  decodeResources(TYPE.Cluster, [c], cache);
+  assert.equal(cache.size, 2);
+  assert.ok(cache.bytes <= size * 2 + 10);
+  assert.equal(decodeResources(TYPE.Cluster, [a], cache)[0]?.resource, first[0]?.resource, 'a kept');
+  assert.notEqual(
+    decodeResources(TYPE.Cluster, [b], cache)[0]?.resource,
+    first[1]?.resource,
+    'b decoded anew',
+  );
+});

@@ -12,7 +12,7 @@ import { WorkloadCertManager, spiffeUri } from '../security/index.js';
 // The xDS client and the type URLs only, not the xds index: that would load the config generators, the
 // ADS server and their dependencies into every proxy process (see the exception in eslint.config.js).
 import type { AdsSnapshot, ValidatedResource, XdsNode } from '../xds/client/index.js';
-import { AdsClient, debugResponseText, routerNode, sidecarNode } from '../xds/client/index.js';
+import { AdsClient, DecodeCache, debugResponseText, routerNode, sidecarNode } from '../xds/client/index.js';
 import { TYPE } from '../xds/protos.js';
 import { podAppAddress, podOutboundAddress } from './addresses.js';
 import type { CapturePlan, CaptureTarget, ReceivedConfig } from './capture.js';
@@ -185,6 +185,9 @@ export function relayDebugRequest(
   };
 }
 
+/** Encoded bytes a proxy keeps decoded (its config is a few MB even at 1,000 services). */
+const PROXY_DECODE_CACHE_BYTES = 32 * 1024 * 1024;
+
 export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<ProxyRuntime> {
   const write = opts.log ?? ((line: string) => void process.stdout.write(line));
   const info = (m: string): void => istioLog(write, 'info', m);
@@ -269,6 +272,8 @@ export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<Prox
     target: opts.xdsAddress,
     node,
     initialFetchTimeoutMs: 0,
+    // Every push resends whole CDS/LDS sets: resources whose bytes did not change are not decoded again.
+    decodeCache: new DecodeCache(20_000, PROXY_DECODE_CACHE_BYTES),
     secretSource: 'all',
     validate: (typeUrl, resources) => {
       // Compile what the engine would run; a failure NACKs the response and keeps the running config.

@@ -110,34 +110,59 @@ interface CacheEntry {
 export class DecodeCache {
   private readonly buckets = new Map<string, CacheEntry[]>();
   private count = 0;
+  private held = 0;
 
-  constructor(private readonly maxEntries = 50_000) {}
+  /**
+   * `maxBytes` bounds the encoded bytes kept (a proxy's own cache: old versions of a large route
+   * configuration would otherwise pile up to `maxEntries`). The least recently used go first.
+   */
+  constructor(
+    private readonly maxEntries = 50_000,
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
+  ) {}
 
   get size(): number {
     return this.count;
+  }
+
+  /** Encoded bytes held. */
+  get bytes(): number {
+    return this.held;
   }
 
   decode(typeUrl: string, raw: Uint8Array): { resource: Json; digest: string } {
     const view = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
     const key = `${typeUrl}\0${raw.byteLength}\0${sampledFingerprint(raw)}`;
     const bucket = this.buckets.get(key);
-    if (bucket) for (const e of bucket) if (e.bytes.equals(view)) return e;
+    if (bucket) {
+      for (const e of bucket) {
+        if (!e.bytes.equals(view)) continue;
+        // Map order is use order: a hit moves its bucket to the young end.
+        this.buckets.delete(key);
+        this.buckets.set(key, bucket);
+        return e;
+      }
+    }
     const entry: CacheEntry = {
       bytes: Buffer.from(view),
       resource: decodeAny({ type_url: typeUrl, value: raw }),
       digest: digestOf(raw),
     };
-    // Oldest bucket first out: Map keeps insertion order.
-    while (this.count >= this.maxEntries && this.buckets.size > 0) {
+    while (
+      (this.count >= this.maxEntries || this.held + raw.byteLength > this.maxBytes) &&
+      this.buckets.size > 0
+    ) {
       const oldest = this.buckets.entries().next();
       if (oldest.done) break;
       this.buckets.delete(oldest.value[0]);
       this.count -= oldest.value[1].length;
+      for (const e of oldest.value[1]) this.held -= e.bytes.length;
     }
     const list = this.buckets.get(key);
     if (list) list.push(entry);
     else this.buckets.set(key, [entry]);
     this.count++;
+    this.held += entry.bytes.length;
     return entry;
   }
 }
