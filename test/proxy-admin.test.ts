@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AdminServer } from '../src/proxy/index.js';
-import { startAdmin } from '../src/proxy/index.js';
+import { applyMask, startAdmin } from '../src/proxy/index.js';
 import type { Harness, Upstream } from './proxy-fixtures.js';
 import {
   call,
@@ -198,6 +198,27 @@ describe('admin server', () => {
         withoutTimes(expected),
         field,
       );
+    }
+    // Masked answers (built from only the masked fields) equal the unmasked answer trimmed afterwards.
+    const masked: [string, string][] = [
+      ['dynamic_active_clusters', 'cluster.name,last_updated'],
+      ['dynamic_active_clusters', 'cluster.eds_cluster_config.service_name,cluster.connect_timeout'],
+      ['dynamic_active_clusters', 'cluster'],
+      ['dynamic_listeners', 'name,active_state.listener.address'],
+      ['dynamic_listeners', 'active_state'],
+      ['dynamic_route_configs', 'route_config.virtual_hosts.domains,last_updated'],
+      ['dynamic_active_secrets', 'name'],
+    ];
+    for (const [field, mask] of masked) {
+      const full = configs((await call(port, 'GET', `/config_dump?resource=${field}`)).body);
+      const got = configs((await call(port, 'GET', `/config_dump?resource=${field}&mask=${mask}`)).body);
+      const paths = mask.split(',');
+      assert.deepEqual(
+        withoutTimes(got),
+        withoutTimes(full.map((c) => applyMask(c, paths))),
+        `${field} ${mask}`,
+      );
+      assert.ok(got.length > 0 || field.endsWith('secrets'), `${field} has entries`);
     }
   });
 

@@ -7,7 +7,7 @@
 import type { Json, Proxy } from '../xds/index.js';
 // The config-dump layout alone, not the xds index (which would load the generators and the ADS server
 // into every proxy process; see the exception in eslint.config.js).
-import { buildConfigDump } from '../xds/generate/config-dump.js';
+import { buildConfigDump, camelFieldName } from '../xds/generate/config-dump.js';
 import type { ProxySnapshot } from './config.js';
 import type { PeerInfo } from './peer-metadata.js';
 
@@ -41,6 +41,49 @@ function sectionsFor(resource: string): Set<SectionKind> | undefined {
   if (resource.endsWith('route_configs')) return new Set<SectionKind>(['routes']);
   if (resource.endsWith('_secrets')) return new Set<SectionKind>(['secrets']);
   return undefined;
+}
+
+/** Where each `?resource=` entry holds its resource (proto field names), for the sections that may be trimmed. */
+const RESOURCE_PATHS: Record<string, { kind: SectionKind; paths: string[] }> = {
+  static_clusters: { kind: 'clusters', paths: ['cluster'] },
+  dynamic_active_clusters: { kind: 'clusters', paths: ['cluster'] },
+  dynamic_warming_clusters: { kind: 'clusters', paths: ['cluster'] },
+  dynamic_listeners: {
+    kind: 'listeners',
+    paths: ['active_state.listener', 'warming_state.listener', 'draining_state.listener'],
+  },
+  dynamic_route_configs: { kind: 'routes', paths: ['route_config'] },
+  dynamic_active_secrets: { kind: 'secrets', paths: ['secret'] },
+};
+
+/**
+ * The resource fields a masked `?resource=` answer can show: a mask path into the resource keeps its first
+ * field; a path stopping at or above the resource keeps all of it (undefined). Converting only those
+ * fields to Envoy's spelling is what makes a masked poll cheap; the mask itself still trims the result.
+ */
+function keptFields(
+  resource: string,
+  mask: readonly string[],
+): { kind: SectionKind; fields: Set<string> } | undefined {
+  const where = RESOURCE_PATHS[resource];
+  if (!where || mask.length === 0) return undefined;
+  const fields = new Set<string>(['name']);
+  for (const path of mask) {
+    for (const prefix of where.paths) {
+      if (prefix === path || prefix.startsWith(`${path}.`)) return undefined;
+      if (path.startsWith(`${prefix}.`)) {
+        const field = path.slice(prefix.length + 1).split('.')[0] ?? '';
+        fields.add(camelFieldName(field)).add(field);
+      }
+    }
+  }
+  return { kind: where.kind, fields };
+}
+
+function pickFields(resource: Json, fields: ReadonlySet<string>): Json {
+  const out: Json = {};
+  for (const f of fields) if (resource[f] !== undefined) out[f] = resource[f];
+  return out;
 }
 
 export interface ConfigDumpQuery {
@@ -119,12 +162,21 @@ export function adminConfigDump(
   const needed = query.resource ? sectionsFor(query.resource) : undefined;
   const from = (kind: SectionKind): Json[] =>
     needed === undefined || needed.has(kind) ? list(snapshot?.[kind]) : [];
+  const mask = (query.mask ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  const kept = query.resource ? keptFields(query.resource, mask) : undefined;
+  const trimmed = (kind: SectionKind): Json[] => {
+    const items = from(kind);
+    return kept && kept.kind === kind ? items.map((r) => pickFields(r, kept.fields)) : items;
+  };
   const resources = {
-    clusters: from('clusters'),
+    clusters: trimmed('clusters'),
     endpoints: from('endpoints'),
-    listeners: from('listeners'),
-    routes: from('routes'),
-    secrets: from('secrets'),
+    listeners: trimmed('listeners'),
+    routes: trimmed('routes'),
+    secrets: trimmed('secrets'),
   };
   const options: Parameters<typeof buildConfigDump>[2] = {
     versionInfo: snapshot?.version ?? '',
@@ -135,10 +187,6 @@ export function adminConfigDump(
   if (opts.bootstrap) options.bootstrap = opts.bootstrap;
   const dump = buildConfigDump(proxyOf(opts.peer), resources, options);
   let configs = list(dump['configs']);
-  const mask = (query.mask ?? '')
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '');
   if (query.resource !== undefined && query.resource !== '') {
     const type = RESOURCE_TYPES[query.resource];
     if (type === undefined) return { status: 404, error: `${query.resource} not found in config dump` };
