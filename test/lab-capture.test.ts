@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadPaths, parseManifests } from '../src/api/index.js';
-import { planCapture, requestDestination, EXAMPLES_DIR, withResponse } from '../src/lab/index.js';
+import {
+  planCapture,
+  requestDestination,
+  EXAMPLES_DIR,
+  sameReceivedConfig,
+  withResponse,
+} from '../src/lab/index.js';
 import { ConfigSnapshot, parseMeshConfig } from '../src/model/index.js';
 import { compileSnapshot } from '../src/proxy/index.js';
 import {
@@ -179,6 +185,21 @@ describe('lab capture plan', () => {
     // A route configuration without a name is refused by the engine, so the client would NACK it.
     const bad = withResponse(current, TYPE.RouteConfiguration, [{ name: '', resource: {} }]);
     assert.throws(() => compileSnapshot(planCapture(bad, SIDECAR).snapshot), /without a name/);
+  });
+
+  it('recognizes the config it validated once the client holds it, in any order, by identity', () => {
+    const [a, b] = [{ name: 'a' }, { name: 'b' }];
+    const empty = { listeners: [], routes: [], endpoints: [], secrets: [], version: 'v1' };
+    const validated = { ...empty, clusters: [a, b] };
+    assert.ok(sameReceivedConfig(validated, { ...empty, clusters: [b, a] }), 'order does not matter');
+    assert.equal(
+      sameReceivedConfig(validated, { ...empty, clusters: [a, { name: 'b' }] }),
+      false,
+      'equal is not same',
+    );
+    assert.equal(sameReceivedConfig(validated, { ...empty, clusters: [a] }), false);
+    assert.equal(sameReceivedConfig(validated, { ...empty, clusters: [a, b], version: 'v2' }), false);
+    assert.equal(sameReceivedConfig(validated, { ...empty, clusters: [a, b], routes: [a] }), false);
   });
 });
 

@@ -6,7 +6,7 @@
  * inbound listeners on podIP:<port>, passthrough for application ports without one, and the 15001 front.
  */
 import { readFileSync } from 'node:fs';
-import type { AdminServer, Agent, DebugReply, ProxyEngine } from '../proxy/index.js';
+import type { AdminServer, Agent, CompiledConfig, DebugReply, ProxyEngine } from '../proxy/index.js';
 import { compileSnapshot, ProxyEngine as Engine, startAdmin, startAgent } from '../proxy/index.js';
 import { WorkloadCertManager, spiffeUri } from '../security/index.js';
 // The xDS client and the type URLs only, not the xds index: that would load the config generators, the
@@ -144,6 +144,26 @@ export function receivedConfig(s: AdsSnapshot): ReceivedConfig {
   };
 }
 
+/**
+ * Whether two received configs hold the very same resource objects (in any order: the client keeps them by
+ * name) and version, so that what was planned and compiled for one serves the other.
+ */
+export function sameReceivedConfig(a: ReceivedConfig, b: ReceivedConfig): boolean {
+  if (a.version !== b.version) return false;
+  const same = (x: readonly object[], y: readonly object[]): boolean => {
+    if (x.length !== y.length) return false;
+    const held = new Set(x);
+    return y.every((r) => held.has(r));
+  };
+  return (
+    same(a.clusters, b.clusters) &&
+    same(a.endpoints, b.endpoints) &&
+    same(a.listeners, b.listeners) &&
+    same(a.routes, b.routes) &&
+    same(a.secrets, b.secrets)
+  );
+}
+
 /** The config if a response of `typeUrl` carrying `resources` were accepted. */
 export function withResponse(
   current: ReceivedConfig,
@@ -268,6 +288,8 @@ export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<Prox
   let agent: Agent | undefined;
   let closed = false;
 
+  /** The last response validated: what it would make the config, planned and compiled. */
+  let validated: { input: ReceivedConfig; plan: CapturePlan; compiled: CompiledConfig } | undefined;
   const client = new AdsClient({
     target: opts.xdsAddress,
     node,
@@ -277,10 +299,11 @@ export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<Prox
     secretSource: 'all',
     validate: (typeUrl, resources) => {
       // Compile what the engine would run; a failure NACKs the response and keeps the running config.
+      validated = undefined;
       try {
-        compileSnapshot(
-          planCapture(withResponse(receivedConfig(client.snapshot()), typeUrl, resources), target).snapshot,
-        );
+        const input = withResponse(receivedConfig(client.snapshot()), typeUrl, resources);
+        const next = planCapture(input, target);
+        validated = { input, plan: next, compiled: compileSnapshot(next.snapshot) };
       } catch (err) {
         return err instanceof Error ? err.message : String(err);
       }
@@ -297,7 +320,10 @@ export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<Prox
   const applyNow = async (): Promise<void> => {
     await certsReady;
     if (closed) return;
-    const next = planCapture(receivedConfig(client.snapshot()), target);
+    const input = receivedConfig(client.snapshot());
+    // The config just validated is the one accepted: apply its plan and compiled form, not a recompile.
+    const reuse = validated && sameReceivedConfig(validated.input, input) ? validated : undefined;
+    const next = reuse?.plan ?? planCapture(input, target);
     // Ports an inbound listener takes over stop passing through first, so the listener can bind.
     for (const [port, fwd] of passthrough) {
       if (next.inboundPorts.has(port)) {
@@ -306,7 +332,7 @@ export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<Prox
       }
     }
     plan = next;
-    const result = await engine.update(next.snapshot);
+    const result = await engine.update(next.snapshot, reuse?.compiled);
     if (!result.ok) warn(`config refused: ${result.error ?? 'unknown error'}`);
     for (const e of result.bindErrors) warn(`listener not bound: ${e}`);
     if (target.type === 'sidecar' && !closed) {

@@ -230,21 +230,23 @@ export class ProxyEngine {
   /**
    * Applies a snapshot: compiles it completely first (a bad snapshot changes nothing), swaps it in, then
    * opens new listeners and closes removed ones (their in-flight requests finish). Updates run one at a time.
+   * A caller that compiled the snapshot already (to validate it) passes the result instead of compiling twice.
    */
-  update(snapshot: ProxySnapshot): Promise<UpdateResult> {
-    const next = this.updating.then(() => this.apply(snapshot));
+  update(snapshot: ProxySnapshot, compiled?: CompiledConfig): Promise<UpdateResult> {
+    const next = this.updating.then(() => this.apply(snapshot, compiled));
     this.updating = next.catch(() => ({ ok: false, bindErrors: [] }));
     return next;
   }
 
-  private async apply(snapshot: ProxySnapshot): Promise<UpdateResult> {
+  /** `compiled`: `compileSnapshot(snapshot)` already done by the caller (e.g. when it validated it). */
+  private async apply(snapshot: ProxySnapshot, compiled?: CompiledConfig): Promise<UpdateResult> {
     let config: CompiledConfig;
     const count = (stat: string): void => {
       if (Array.isArray(snapshot.clusters)) this.stats.counter(`cluster_manager.cds.${stat}`).value++;
       if (Array.isArray(snapshot.listeners)) this.stats.counter(`listener_manager.lds.${stat}`).value++;
     };
     try {
-      config = compileSnapshot(snapshot);
+      config = compiled ?? compileSnapshot(snapshot);
     } catch (err) {
       count('update_rejected');
       return { ok: false, error: (err as Error).message, bindErrors: [] };
