@@ -198,7 +198,7 @@ describe('lab capture plan', () => {
       'equal is not same',
     );
     assert.equal(sameReceivedConfig(validated, { ...empty, clusters: [a] }), false);
-    assert.equal(sameReceivedConfig(validated, { ...empty, clusters: [a, b], version: 'v2' }), false);
+    assert.ok(sameReceivedConfig(validated, { ...empty, clusters: [a, b], version: 'v2' }), 'acked later');
     assert.equal(sameReceivedConfig(validated, { ...empty, clusters: [a, b], routes: [a] }), false);
   });
 });

@@ -146,10 +146,10 @@ export function receivedConfig(s: AdsSnapshot): ReceivedConfig {
 
 /**
  * Whether two received configs hold the very same resource objects (in any order: the client keeps them by
- * name) and version, so that what was planned and compiled for one serves the other.
+ * name), so that what was planned and compiled for one serves the other. Versions are not compared: a
+ * response is validated before its version is acknowledged.
  */
 export function sameReceivedConfig(a: ReceivedConfig, b: ReceivedConfig): boolean {
-  if (a.version !== b.version) return false;
   const same = (x: readonly object[], y: readonly object[]): boolean => {
     if (x.length !== y.length) return false;
     const held = new Set(x);
@@ -322,7 +322,16 @@ export async function startProxyRuntime(opts: ProxyRuntimeOptions): Promise<Prox
     if (closed) return;
     const input = receivedConfig(client.snapshot());
     // The config just validated is the one accepted: apply its plan and compiled form, not a recompile.
-    const reuse = validated && sameReceivedConfig(validated.input, input) ? validated : undefined;
+    const version = input.version ?? '';
+    const reuse =
+      validated && sameReceivedConfig(validated.input, input)
+        ? {
+            plan: { ...validated.plan, snapshot: { ...validated.plan.snapshot, version } },
+            compiled: { ...validated.compiled, version },
+          }
+        : undefined;
+    // Used once: a later apply of the same resources (a secret rotated, say) compiles afresh.
+    if (reuse) validated = undefined;
     const next = reuse?.plan ?? planCapture(input, target);
     // Ports an inbound listener takes over stop passing through first, so the listener can bind.
     for (const [port, fwd] of passthrough) {

@@ -281,7 +281,23 @@ function compileVirtualHost(vh: JsonObject, where: string): CompiledVirtualHost 
 }
 
 /** Compiles one RouteConfiguration; throws ConfigError on what Envoy would reject (bad regex, duplicates). */
+/**
+ * Compiled route configurations by the decoded resource they came from. A proxy compiles a response once
+ * to validate it and again to apply it, and every push resends route configurations that did not change:
+ * the decoded objects are the same (the ADS client's decode cache hands them out by bytes, read-only), so
+ * their compiled form is reused.
+ */
+const compiledRouteConfigs = new WeakMap<JsonObject, CompiledRouteConfig>();
+
 export function compileRouteConfig(rc: JsonObject): CompiledRouteConfig {
+  const known = compiledRouteConfigs.get(rc);
+  if (known) return known;
+  const compiled = compileRouteConfigAnew(rc);
+  compiledRouteConfigs.set(rc, compiled);
+  return compiled;
+}
+
+function compileRouteConfigAnew(rc: JsonObject): CompiledRouteConfig {
   const name = str(rc['name']) ?? '';
   const where = `route config ${name}`;
   const out: CompiledRouteConfig = {
