@@ -68,6 +68,18 @@ export function endpoints(cluster: string, ports: number[], health = 'HEALTHY'):
   };
 }
 
+const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+/** A cluster's `typedExtensionProtocolOptions` for HTTP/2 upstreams (the generator's grpc / http2 ports). */
+export function h2ProtocolOptions(): Record<string, unknown> {
+  return {
+    [HTTP_OPTIONS]: {
+      '@type': `type.googleapis.com/${HTTP_OPTIONS}`,
+      explicitHttpConfig: { http2ProtocolOptions: {} },
+    },
+  };
+}
+
 export function edsCluster(name: string, extra: Record<string, unknown> = {}): unknown {
   return {
     name,

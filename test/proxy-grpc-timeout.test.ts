@@ -22,6 +22,7 @@ import {
   endpoints,
   F,
   gatewaySnapshot,
+  h2ProtocolOptions,
   parseTextLine,
   startProxy,
   upstream,
@@ -29,7 +30,6 @@ import {
 } from './proxy-fixtures.js';
 
 const AUTHORITY = 'slow.test.svc.cluster.local';
-const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const CLUSTER = 'outbound|9000||slow.test.svc.cluster.local';
 const HUNG = 'outbound|80||hung.test.svc.cluster.local';
 const STATS_PREFIX = 'http.outbound_0.0.0.0_8080';
@@ -150,14 +150,7 @@ describe('grpc-timeout and max stream duration through the proxy', () => {
         ],
       },
     ];
-    const h2 = {
-      typedExtensionProtocolOptions: {
-        [HTTP_OPTIONS]: {
-          '@type': `type.googleapis.com/${HTTP_OPTIONS}`,
-          explicitHttpConfig: { http2ProtocolOptions: {} },
-        },
-      },
-    };
+    const h2 = { typedExtensionProtocolOptions: h2ProtocolOptions() };
     h = await startProxy(
       gatewaySnapshot(
         routes,

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { waitFor } from './proxy-fixtures.js';
+import { h2ProtocolOptions, waitFor } from './proxy-fixtures.js';
 import type { Ca, Leaf, TlsSide } from './proxy-tls-fixtures.js';
 import {
   certSecret,
@@ -118,9 +118,7 @@ describe('gRPC between two sidecars over mTLS', () => {
     // Client sidecar: the outbound cluster is HTTP/2 (a grpc port) with the istio.alpn filter in the HCM.
     const outboundSnapshot = clientSnapshot(inbound.port);
     const cluster = outboundSnapshot.clusters[0] as Record<string, unknown>;
-    cluster['typedExtensionProtocolOptions'] = {
-      [HTTP_OPTIONS]: { '@type': HTTP_OPTIONS_TYPE, explicitHttpConfig: { http2ProtocolOptions: {} } },
-    };
+    cluster['typedExtensionProtocolOptions'] = h2ProtocolOptions();
     const listener = outboundSnapshot.listeners[0] as {
       filterChains: { filters: { typedConfig: { httpFilters: unknown[] } }[] }[];
     };
@@ -189,9 +187,7 @@ describe('gRPC between two sidecars over mTLS', () => {
     await gone.engine.close();
     const snapshot = clientSnapshot(port);
     const cluster = snapshot.clusters[0] as Record<string, unknown>;
-    cluster['typedExtensionProtocolOptions'] = {
-      [HTTP_OPTIONS]: { '@type': HTTP_OPTIONS_TYPE, explicitHttpConfig: { http2ProtocolOptions: {} } },
-    };
+    cluster['typedExtensionProtocolOptions'] = h2ProtocolOptions();
     const side = await startTlsSide(snapshot, '0.0.0.0_80', [certSecret(clientLeaf), rootSecret(ca)]);
     const c = new grpc.Client(`127.0.0.1:${side.port}`, grpc.credentials.createInsecure(), {
       'grpc.default_authority': 'server',

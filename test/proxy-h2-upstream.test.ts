@@ -15,6 +15,7 @@ import {
   endpoints,
   F,
   gatewaySnapshot,
+  h2ProtocolOptions,
   parseTextLine,
   request,
   startProxy,
@@ -23,17 +24,9 @@ import {
 } from './proxy-fixtures.js';
 
 const AUTHORITY = 'up.test.svc.cluster.local';
-const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const SETTINGS_FRAME = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
 
-const H2 = {
-  typedExtensionProtocolOptions: {
-    [HTTP_OPTIONS]: {
-      '@type': `type.googleapis.com/${HTTP_OPTIONS}`,
-      explicitHttpConfig: { http2ProtocolOptions: {} },
-    },
-  },
-};
+const H2 = { typedExtensionProtocolOptions: h2ProtocolOptions() };
 
 const GARBAGE_H2 = 'outbound|81||garbage.test.svc.cluster.local';
 const BAD_FRAME_H2 = 'outbound|82||badframe.test.svc.cluster.local';

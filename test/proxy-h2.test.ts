@@ -16,6 +16,7 @@ import {
   endpoints,
   F,
   gatewaySnapshot,
+  h2ProtocolOptions,
   parseTextLine,
   request,
   startProxy,
@@ -24,15 +25,11 @@ import {
 } from './proxy-fixtures.js';
 
 const AUTHORITY = 'grpc.test.svc.cluster.local';
-const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
-const HTTP_OPTIONS_TYPE = `type.googleapis.com/${HTTP_OPTIONS}`;
 
 /** The generator's HttpProtocolOptions for a gRPC / http2 port. */
 function h2Options(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    typedExtensionProtocolOptions: {
-      [HTTP_OPTIONS]: { '@type': HTTP_OPTIONS_TYPE, explicitHttpConfig: { http2ProtocolOptions: {} } },
-    },
+    typedExtensionProtocolOptions: h2ProtocolOptions(),
     ...extra,
   };
 }
