@@ -1,9 +1,11 @@
 /**
- * A received gRPC message left in the pieces it arrived in (one per HTTP/2 DATA frame): the simulated
+ * A received gRPC message left in the pieces it was received into (reused slabs): the simulated
  * proxies read a DiscoveryResponse's envelope, fingerprint and compare its resources in place, so that a
  * 541 KiB route configuration sent to 1,000 proxies is never joined into 1,000 fresh buffers (that copy
  * and its garbage were most of the benchmark's receiving cost).
  */
+import { sampledFingerprintOf } from '../xds/index.js';
+
 export class ChunkedMessage {
   /** Start offset of each part within the message. */
   private readonly starts: number[] = [];
@@ -68,25 +70,9 @@ export class ChunkedMessage {
     );
   }
 
-  /**
-   * A cheap fingerprint of bytes [start, end): length, the first 256 bytes, `samples` bytes spread
-   * across the rest and the last 64 (FNV-1a); equal ranges always agree, different ones are told apart
-   * by `equals`.
-   */
+  /** `sampledFingerprint` of bytes [start, end): equal ranges always agree, `equals` tells the rest apart. */
   fingerprint(start: number, end: number, samples = 256): number {
-    const n = end - start;
-    let h = 0x811c9dc5 ^ n;
-    const mix = (offset: number): void => {
-      h = Math.imul(h ^ this.byteAt(start + offset), 0x01000193);
-    };
-    const head = Math.min(n, 256);
-    for (let i = 0; i < head; i++) mix(i);
-    if (n > head) {
-      const stride = Math.max(1, Math.floor((n - head) / samples));
-      for (let i = head; i < n; i += stride) mix(i);
-      for (let i = Math.max(head, n - 64); i < n; i++) mix(i);
-    }
-    return h >>> 0;
+    return sampledFingerprintOf(end - start, (i) => this.byteAt(start + i), samples);
   }
 
   private copyTo(out: Buffer, start: number, end: number): void {

@@ -13,47 +13,57 @@ import type { PeerInfo } from './peer-metadata.js';
 
 const ADMIN = 'type.googleapis.com/envoy.admin.v3.';
 
-/** The repeated fields `?resource=` accepts and the message type of their entries. */
-const RESOURCE_TYPES: Record<string, string> = {
-  static_clusters: 'ClustersConfigDump.StaticCluster',
-  dynamic_active_clusters: 'ClustersConfigDump.DynamicCluster',
-  dynamic_warming_clusters: 'ClustersConfigDump.DynamicCluster',
-  static_listeners: 'ListenersConfigDump.StaticListener',
-  dynamic_listeners: 'ListenersConfigDump.DynamicListener',
-  static_route_configs: 'RoutesConfigDump.StaticRouteConfig',
-  dynamic_route_configs: 'RoutesConfigDump.DynamicRouteConfig',
-  static_scoped_route_configs: 'ScopedRoutesConfigDump.InlineScopedRouteConfigs',
-  dynamic_scoped_route_configs: 'ScopedRoutesConfigDump.DynamicScopedRouteConfigs',
-  static_secrets: 'SecretsConfigDump.StaticSecret',
-  dynamic_active_secrets: 'SecretsConfigDump.DynamicSecret',
-  dynamic_warming_secrets: 'SecretsConfigDump.DynamicSecret',
-  static_endpoint_configs: 'EndpointsConfigDump.StaticEndpointConfig',
-  dynamic_endpoint_configs: 'EndpointsConfigDump.DynamicEndpointConfig',
-};
-
 type SectionKind = 'clusters' | 'endpoints' | 'listeners' | 'routes' | 'secrets';
 
-/** The snapshot lists a `?resource=` field is built from (endpoint configs include non-EDS clusters' own). */
-function sectionsFor(resource: string): Set<SectionKind> | undefined {
-  if (resource.endsWith('_clusters')) return new Set<SectionKind>(['clusters']);
-  if (resource.endsWith('endpoint_configs')) return new Set<SectionKind>(['endpoints', 'clusters']);
-  if (resource.endsWith('_listeners')) return new Set<SectionKind>(['listeners']);
-  if (resource.endsWith('route_configs')) return new Set<SectionKind>(['routes']);
-  if (resource.endsWith('_secrets')) return new Set<SectionKind>(['secrets']);
-  return undefined;
-}
-
-/** Where each `?resource=` entry holds its resource (proto field names), for the sections that may be trimmed. */
-const RESOURCE_PATHS: Record<string, { kind: SectionKind; paths: string[] }> = {
-  static_clusters: { kind: 'clusters', paths: ['cluster'] },
-  dynamic_active_clusters: { kind: 'clusters', paths: ['cluster'] },
-  dynamic_warming_clusters: { kind: 'clusters', paths: ['cluster'] },
-  dynamic_listeners: {
-    kind: 'listeners',
-    paths: ['active_state.listener', 'warming_state.listener', 'draining_state.listener'],
+/**
+ * The repeated fields `?resource=` accepts: the message type of their entries, the snapshot lists the
+ * field is built from (endpoint configs include non-EDS clusters' own), and where an entry holds its
+ * resource (proto field names) for the fields whose resources a mask may trim before conversion.
+ */
+const RESOURCE_FIELDS: Record<string, { type: string; from: SectionKind[]; resourceAt?: string[] }> = {
+  static_clusters: { type: 'ClustersConfigDump.StaticCluster', from: ['clusters'], resourceAt: ['cluster'] },
+  dynamic_active_clusters: {
+    type: 'ClustersConfigDump.DynamicCluster',
+    from: ['clusters'],
+    resourceAt: ['cluster'],
   },
-  dynamic_route_configs: { kind: 'routes', paths: ['route_config'] },
-  dynamic_active_secrets: { kind: 'secrets', paths: ['secret'] },
+  dynamic_warming_clusters: {
+    type: 'ClustersConfigDump.DynamicCluster',
+    from: ['clusters'],
+    resourceAt: ['cluster'],
+  },
+  static_listeners: { type: 'ListenersConfigDump.StaticListener', from: ['listeners'] },
+  dynamic_listeners: {
+    type: 'ListenersConfigDump.DynamicListener',
+    from: ['listeners'],
+    resourceAt: ['active_state.listener', 'warming_state.listener', 'draining_state.listener'],
+  },
+  static_route_configs: { type: 'RoutesConfigDump.StaticRouteConfig', from: ['routes'] },
+  dynamic_route_configs: {
+    type: 'RoutesConfigDump.DynamicRouteConfig',
+    from: ['routes'],
+    resourceAt: ['route_config'],
+  },
+  static_scoped_route_configs: { type: 'ScopedRoutesConfigDump.InlineScopedRouteConfigs', from: ['routes'] },
+  dynamic_scoped_route_configs: {
+    type: 'ScopedRoutesConfigDump.DynamicScopedRouteConfigs',
+    from: ['routes'],
+  },
+  static_secrets: { type: 'SecretsConfigDump.StaticSecret', from: ['secrets'] },
+  dynamic_active_secrets: {
+    type: 'SecretsConfigDump.DynamicSecret',
+    from: ['secrets'],
+    resourceAt: ['secret'],
+  },
+  dynamic_warming_secrets: { type: 'SecretsConfigDump.DynamicSecret', from: ['secrets'] },
+  static_endpoint_configs: {
+    type: 'EndpointsConfigDump.StaticEndpointConfig',
+    from: ['endpoints', 'clusters'],
+  },
+  dynamic_endpoint_configs: {
+    type: 'EndpointsConfigDump.DynamicEndpointConfig',
+    from: ['endpoints', 'clusters'],
+  },
 };
 
 /**
@@ -65,11 +75,12 @@ function keptFields(
   resource: string,
   mask: readonly string[],
 ): { kind: SectionKind; fields: Set<string> } | undefined {
-  const where = RESOURCE_PATHS[resource];
-  if (!where || mask.length === 0) return undefined;
+  const where = RESOURCE_FIELDS[resource];
+  const paths = where?.resourceAt;
+  if (!where || !paths || mask.length === 0) return undefined;
   const fields = new Set<string>(['name']);
   for (const path of mask) {
-    for (const prefix of where.paths) {
+    for (const prefix of paths) {
       if (prefix === path || prefix.startsWith(`${path}.`)) return undefined;
       if (path.startsWith(`${prefix}.`)) {
         const field = path.slice(prefix.length + 1).split('.')[0] ?? '';
@@ -77,7 +88,7 @@ function keptFields(
       }
     }
   }
-  return { kind: where.kind, fields };
+  return { kind: where.from[0] as SectionKind, fields };
 }
 
 function pickFields(resource: Json, fields: ReadonlySet<string>): Json {
@@ -159,7 +170,8 @@ export function adminConfigDump(
 ): DumpResult {
   // `?resource=` reads one section: the others are laid out empty, not converted and then dropped (a
   // sidecar with 1,000 services spent most of a poll converting listeners and routes nobody asked for).
-  const needed = query.resource ? sectionsFor(query.resource) : undefined;
+  const fromLists = query.resource ? RESOURCE_FIELDS[query.resource]?.from : undefined;
+  const needed = fromLists ? new Set(fromLists) : undefined;
   const from = (kind: SectionKind): Json[] =>
     needed === undefined || needed.has(kind) ? list(snapshot?.[kind]) : [];
   const mask = (query.mask ?? '')
@@ -188,7 +200,7 @@ export function adminConfigDump(
   const dump = buildConfigDump(proxyOf(opts.peer), resources, options);
   let configs = list(dump['configs']);
   if (query.resource !== undefined && query.resource !== '') {
-    const type = RESOURCE_TYPES[query.resource];
+    const type = RESOURCE_FIELDS[query.resource]?.type;
     if (type === undefined) return { status: 404, error: `${query.resource} not found in config dump` };
     configs = configs.flatMap((c) =>
       list(c[query.resource ?? '']).map((item) => ({ '@type': ADMIN + type, ...item })),

@@ -24,6 +24,7 @@ export {
   edsServiceName,
   listenerRouteNames,
   sampledFingerprint,
+  sampledFingerprintOf,
   secretNames,
 } from './resources.js';
 export type { ClientTypeUrl, DecodedResource, SecretSource } from './resources.js';

@@ -79,17 +79,21 @@ function digestOf(raw: Uint8Array): string {
  * comparing them in full (memcmp), which costs far less than hashing or copying them.
  */
 export function sampledFingerprint(raw: Uint8Array, samples = 64): number {
-  const n = raw.length;
+  return sampledFingerprintOf(raw.length, (i) => raw[i] as number, samples);
+}
+
+/** The same fingerprint over `n` bytes read through `byteAt` (bytes kept in pieces, say). */
+export function sampledFingerprintOf(n: number, byteAt: (i: number) => number, samples = 64): number {
   let h = 0x811c9dc5 ^ n;
-  const mix = (b: number): void => {
-    h = Math.imul(h ^ b, 0x01000193);
+  const mix = (i: number): void => {
+    h = Math.imul(h ^ byteAt(i), 0x01000193);
   };
   const head = Math.min(n, 256);
-  for (let i = 0; i < head; i++) mix(raw[i] as number);
+  for (let i = 0; i < head; i++) mix(i);
   if (n > head) {
     const stride = Math.max(1, Math.floor((n - head) / samples));
-    for (let i = head; i < n; i += stride) mix(raw[i] as number);
-    for (let i = Math.max(head, n - 64); i < n; i++) mix(raw[i] as number);
+    for (let i = head; i < n; i += stride) mix(i);
+    for (let i = Math.max(head, n - 64); i < n; i++) mix(i);
   }
   return h >>> 0;
 }
